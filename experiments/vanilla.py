@@ -1,0 +1,25 @@
+"""Fully-connected GANs on MNIST (the paper's, PyTorch-GAN's, the blog's, the heuristic one).
+
+    python -m experiments.vanilla --flagfile=experiments/configs/gan_pytorch.cfg --run_dir=runs/x
+"""
+from __future__ import annotations
+
+from absl import app
+
+from experiments import common
+from keras_gan.errors import exit_on_user_error
+
+FLAGS = common.FLAGS
+
+
+@exit_on_user_error
+def main(argv):
+    if len(argv) > 1:
+        common.fail_on_extra_arguments(argv)
+    from keras_gan import data
+
+    common.run(lambda: data.load_mnist(FLAGS.data_dir, FLAGS.train_split)[0], (28, 28, 1))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,203 @@
+"""Keras callbacks the trainer drives: grids, CSV, curves, progress, TensorBoard, checkpoints.
+
+`GANTrainer.fit` calls `on_train_batch_end(step, logs)` with the zero-based global step, so
+"after step N" below means `step + 1 == N`.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import time
+from typing import Sequence, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tensorflow.core.framework import summary_pb2
+
+from keras_gan import atomic, plotting
+from keras_gan.trainer import METRICS
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes a PNG grid of G(fixed_noise) every `every_n_steps` steps and at the end."""
+
+    def __init__(self, generator: keras.Model, fixed_noise: np.ndarray, directory: str,
+                 value_range: Tuple[float, float], every_n_steps: int, columns: int | None = None):
+        super().__init__()
+        self.generator, self.fixed_noise, self.directory = generator, fixed_noise, directory
+        self.value_range, self.every_n_steps, self.columns = value_range, every_n_steps, columns
+        self._last_written = None
+        self._last_step = None
+
+    def write(self, step: int) -> str:
+        path = os.path.join(self.directory, f"step_{step:07d}.png")
+        images = self.generator(self.fixed_noise, training=False)
+        plotting.write_grid(path, np.asarray(images), self.value_range, self.columns)
+        self._last_written = step
+        return path
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_step = batch + 1
+        if self.every_n_steps and self._last_step % self.every_n_steps == 0:
+            self.write(self._last_step)
+
+    def on_train_end(self, logs=None):
+        if self._last_step is not None and self._last_written != self._last_step:
+            self.write(self._last_step)
+
+
+class StepCSVLogger(keras.callbacks.Callback):
+    """Appends one CSV row per training step (losses, D(x), D(G(z)) before and after D's update).
+
+    On a resumed run, rows past the restored step (written after the last checkpoint) are dropped
+    first, so the file continues exactly where the weights do.
+    """
+
+    def __init__(self, path: str, start_step: int):
+        super().__init__()
+        self.path, self.start_step = path, start_step
+        self._descriptor = None
+
+    def on_train_begin(self, logs=None):
+        header = ",".join(("step", *METRICS)) + "\n"
+        kept = header
+        if os.path.exists(self.path):
+            with open(self.path) as stream:
+                rows = stream.read().splitlines()[1:]
+            kept += "".join(row + "\n" for row in rows
+                            if row.split(",")[0].isdigit() and int(row.split(",")[0]) <= self.start_step)
+        atomic.write_text(self.path, kept)
+        self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+
+    def on_train_batch_end(self, batch, logs=None):
+        row = ",".join([str(batch + 1)] + [f"{logs[name]:.6g}" for name in METRICS]) + "\n"
+        os.write(self._descriptor, row.encode())  # one write per row: never a half row
+
+    def on_train_end(self, logs=None):
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
+
+def read_history(path: str) -> dict[str, np.ndarray]:
+    """The per-step CSV as columns."""
+    with open(path) as stream:
+        rows = list(csv.DictReader(stream))
+    return {name: np.array([float(row[name]) for row in rows]) for name in (rows[0] if rows else {})}
+
+
+class LossCurves(keras.callbacks.Callback):
+    """Plots the CSV's losses and D outputs to a PNG at the end of training."""
+
+    def __init__(self, csv_path: str, png_path: str, smoothing: int = 0):
+        super().__init__()
+        self.csv_path, self.png_path, self.smoothing = csv_path, png_path, smoothing
+
+    def on_train_end(self, logs=None):
+        history = read_history(self.csv_path)
+        if not history or not len(history["step"]):
+            return
+        plotting.write_curves(
+            self.png_path, history["step"],
+            [{"D loss": history["d_loss"], "G loss": history["g_loss"]},
+             {"D(x)": history["d_real"], "D(G(z)) in D step": history["d_fake"],
+              "D(G(z)) in G step": history["d_fake_after"]}],
+            ["losses", "discriminator outputs"], self.smoothing)
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """Logs epoch, step, losses and images/s every `every_n_steps` steps."""
+
+    def __init__(self, global_batch_size: int, steps_per_epoch: int, total_steps: int,
+                 every_n_steps: int):
+        super().__init__()
+        self.global_batch_size, self.steps_per_epoch = global_batch_size, steps_per_epoch
+        self.total_steps, self.every_n_steps = total_steps, every_n_steps
+        self._clock = self._clock_step = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = batch + 1
+        if self._clock is None:
+            self._clock, self._clock_step = time.perf_counter(), step
+        if step % self.every_n_steps and step != self.total_steps:
+            return
+        now = time.perf_counter()
+        rate = (step - self._clock_step) * self.global_batch_size / max(now - self._clock, 1e-9)
+        self._clock, self._clock_step = now, step
+        logging.info(
+            "epoch %d step %d/%d  d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f/%.3f  "
+            "%.0f images/s", (step - 1) // self.steps_per_epoch + 1, step, self.total_steps,
+            logs["d_loss"], logs["g_loss"], logs["d_real"], logs["d_fake"], logs["d_fake_after"],
+            rate)
+
+
+class ScalarSummaries(keras.callbacks.Callback):
+    """Writes the step metrics to TensorBoard every `every_n_steps` steps.
+
+    TensorFlow 2.21 no longer ships the `tensorboard` package that `tf.summary.scalar` lives in,
+    so scalars are written with `tf.summary.write` and the scalars plugin's metadata: the same
+    event records, readable by any TensorBoard, without adding a dependency.
+    """
+
+    _METADATA = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+    def __init__(self, logdir: str, every_n_steps: int):
+        super().__init__()
+        self.logdir, self.every_n_steps = logdir, every_n_steps
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        self._writer = tf.summary.create_file_writer(self.logdir)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every_n_steps == 0:
+            with self._writer.as_default(step=batch + 1):
+                for name, value in logs.items():
+                    tf.summary.write(name, tf.constant(value, tf.float32),
+                                     metadata=self._METADATA)
+
+    def on_train_end(self, logs=None):
+        self._writer.flush()
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves through a `tf.train.CheckpointManager` every `every_n_steps` steps and at the end."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, every_n_steps: int):
+        super().__init__()
+        self.manager, self.every_n_steps = manager, every_n_steps
+        self._last_step = self._saved_step = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_step = batch + 1
+        if self.every_n_steps and self._last_step % self.every_n_steps == 0:
+            self.save()
+
+    def save(self) -> None:
+        if self._last_step is not None and self._saved_step != self._last_step:
+            self.manager.save(checkpoint_number=self._last_step)
+            self._saved_step = self._last_step
+
+    def on_train_end(self, logs=None):
+        self.save()
+
+
+def standard_callbacks(run_dir: str, generator: keras.Model, fixed_noise: np.ndarray,
+                       value_range: Tuple[float, float], manager: tf.train.CheckpointManager,
+                       *, global_batch_size: int, steps_per_epoch: int, start_step: int,
+                       total_steps: int, sample_every: int, log_every: int, checkpoint_every: int,
+                       smoothing: int = 0) -> Sequence[keras.callbacks.Callback]:
+    """The callbacks every experiment writes its run directory with."""
+    csv_path = os.path.join(run_dir, "history.csv")
+    return [
+        StepCSVLogger(csv_path, start_step),
+        SampleGrid(generator, fixed_noise, os.path.join(run_dir, "samples"), value_range,
+                   sample_every),
+        ScalarSummaries(os.path.join(run_dir, "tensorboard"), log_every),
+        ProgressLogger(global_batch_size, steps_per_epoch, total_steps, log_every),
+        Checkpointer(manager, checkpoint_every),
+        LossCurves(csv_path, os.path.join(run_dir, "loss_curves.png"), smoothing),
+    ]

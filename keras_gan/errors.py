@@ -1,0 +1,27 @@
+"""The one error type users see, and the CLI wrapper that turns it into one line and exit 2."""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable
+
+
+class KerasGanError(Exception):
+    """A problem the user can fix (a flag, a file, an environment variable).
+
+    The message names what is wrong and what was expected; the CLIs print it as one line.
+    """
+
+
+def exit_on_user_error(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    """Wraps an absl `main` so a KerasGanError becomes `error: ...` on stderr and status 2."""
+
+    @functools.wraps(main)
+    def wrapped(argv: list[str]) -> None:
+        try:
+            main(argv)
+        except KerasGanError as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            sys.exit(2)
+
+    return wrapped

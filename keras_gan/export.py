@@ -1,0 +1,62 @@
+"""The generator as a self-contained SavedModel: serving needs TensorFlow only, not keras_gan.
+
+Endpoints (SPEC section 6):
+  serving_default(z: float32 [None, z_dim]) -> {"images": [None, H, W, C]} in the data range
+  sample(num: int32 [], seed: int32 [] optional) -> {"images": ...}, z drawn from the model's own prior
+  info() -> {"z_dim", "value_range", "noise"}: what a caller needs to know about the model
+"""
+from __future__ import annotations
+
+import os
+from typing import Tuple
+
+import keras
+import tensorflow as tf
+
+from keras_gan import atomic
+from keras_gan.errors import KerasGanError
+from keras_gan.inputs import sample_noise
+
+
+def export_generator(generator: keras.Model, path: str, noise: str,
+                     value_range: Tuple[float, float]) -> None:
+    """Writes G to `path` as a SavedModel (atomically: a half-written export is never left)."""
+    z_dim = int(generator.input_shape[-1])
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    def generate(z):
+        return {"images": generator(z, training=False)}
+
+    @tf.function
+    def sample(num, seed=None):
+        if seed is None:
+            seed = tf.random.uniform([], 0, tf.int32.max, tf.int32)
+        return generate(sample_noise(tf.stack([num, z_dim]), noise, tf.stack([seed, 0])))
+
+    count = tf.TensorSpec([], tf.int32, name="num")
+    sample.get_concrete_function(count, tf.TensorSpec([], tf.int32, name="seed"))
+    sample.get_concrete_function(count)
+
+    def info():
+        return {"z_dim": tf.constant(z_dim), "value_range": tf.constant(value_range, tf.float32),
+                "noise": tf.constant(noise)}
+
+    archive.add_endpoint("serving_default", generate,
+                         [tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+    archive.add_endpoint("sample", sample)
+    archive.add_endpoint("info", info, [])
+    with atomic.directory(path) as temporary:
+        archive.write_out(temporary, verbose=False)
+
+
+def load_generator(path: str):
+    """Loads an exported generator with plain `tf.saved_model.load`, checking it is one."""
+    if not os.path.exists(os.path.join(path, "saved_model.pb")):
+        raise KerasGanError(f"--model={path}: not a SavedModel directory (no saved_model.pb); "
+                            f"expected RUN/generator written by training")
+    loaded = tf.saved_model.load(path)
+    if not all(hasattr(loaded, name) for name in ("serving_default", "sample", "info")):
+        raise KerasGanError(f"--model={path}: a SavedModel, but not a keras_gan generator "
+                            f"(no serving_default/sample/info endpoints)")
+    return loaded

@@ -1,0 +1,96 @@
+"""The training input stream: real batches plus the noise and labels each step needs.
+
+Everything random about a step (the data order, z, smoothed real labels) is a stateless function of
+(seed, element index). So a resumed run rebuilds exactly the stream the uninterrupted run saw, and a
+run split over replicas or workers sees the same global batch as a single-device run.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import numpy as np
+import tensorflow as tf
+
+NOISE_PRIORS = ("normal", "uniform")
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamSpec:
+    """What one element of the training stream holds and how it is drawn."""
+
+    global_batch_size: int
+    z_dim: int = 100
+    noise: str = "normal"
+    value_range: Tuple[float, float] = (-1.0, 1.0)
+    real_label: Tuple[float, float] = (1.0, 1.0)
+    seed: int = 0
+
+
+def sample_noise(shape, prior: str, seed) -> tf.Tensor:
+    """z from the model's prior: N(0, 1), or the paper's uniform on [-sqrt 3, sqrt 3] (unit variance)."""
+    if prior == "normal":
+        return tf.random.stateless_normal(shape, seed=seed)
+    if prior == "uniform":
+        limit = float(np.sqrt(3.0))
+        return tf.random.stateless_uniform(shape, seed=seed, minval=-limit, maxval=limit)
+    raise ValueError(f"unknown noise prior {prior!r}; expected one of {NOISE_PRIORS}")
+
+
+def scale_images(images: tf.Tensor, value_range: Tuple[float, float]) -> tf.Tensor:
+    """uint8 pixels to float32 in `value_range`."""
+    low, high = value_range
+    return tf.cast(images, tf.float32) * ((high - low) / 255.0) + low
+
+
+def batches_per_epoch(num_examples: int, global_batch_size: int) -> int:
+    return num_examples // global_batch_size
+
+
+def training_stream(images: np.ndarray, spec: StreamSpec, start_index: int = 0,
+                    input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """Infinite stream of per-replica elements {real, real_labels, z_d, z_g}, from `start_index` on.
+
+    Each global element is cut into contiguous per-replica slices; an input pipeline yields the
+    slices of its own replicas in replica order, as `distribute_datasets_from_function` expects.
+    """
+    num_pipelines = input_context.num_input_pipelines if input_context else 1
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+    per_replica = (input_context.get_per_replica_batch_size(spec.global_batch_size)
+                   if input_context else spec.global_batch_size)
+    replicas_here = spec.global_batch_size // (per_replica * num_pipelines)
+    rows = slice(pipeline_id * replicas_here * per_replica,
+                 (pipeline_id + 1) * replicas_here * per_replica)
+
+    num_examples = len(images)
+    steps_per_epoch = batches_per_epoch(num_examples, spec.global_batch_size)
+    all_images = tf.constant(images)
+    seed = tf.constant(spec.seed, tf.int64)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(num_examples, dtype=tf.int64), seed=tf.stack([seed, epoch]))
+        order = tf.reshape(order[: steps_per_epoch * spec.global_batch_size],
+                           [steps_per_epoch, spec.global_batch_size])
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    def element(index, ids):
+        z_d_seed, z_g_seed, label_seed = tf.unstack(tf.random.experimental.stateless_split(
+            tf.stack([seed + 1, index]), num=3))
+        batch = spec.global_batch_size
+        z_d = sample_noise([batch, spec.z_dim], spec.noise, z_d_seed)[rows]
+        z_g = sample_noise([batch, spec.z_dim], spec.noise, z_g_seed)[rows]
+        labels = tf.random.stateless_uniform([batch], label_seed, *spec.real_label)[rows]
+        real = scale_images(tf.gather(all_images, ids[rows]), spec.value_range)
+        split = lambda t: tf.reshape(t, [replicas_here, per_replica, *t.shape[1:]])  # noqa: E731
+        return {"real": split(real), "real_labels": split(labels), "z_d": split(z_d),
+                "z_g": split(z_g)}
+
+    start_epoch, skip = divmod(start_index, steps_per_epoch)
+    index_batches = (tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max)
+                     .flat_map(epoch_batches).skip(skip))
+    indices = tf.data.Dataset.range(start_index, np.iinfo(np.int64).max)
+    return (tf.data.Dataset.zip(indices, index_batches)
+            .map(element, num_parallel_calls=tf.data.AUTOTUNE)
+            .unbatch()
+            .prefetch(tf.data.AUTOTUNE))

@@ -1,0 +1,60 @@
+"""Custom layers: a BatchNormalization whose freeze keeps batch statistics, and Maxout."""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class BatchNormalization(keras.layers.BatchNormalization):
+    """BatchNormalization where `trainable = False` freezes variables only.
+
+    Keras 3 runs a frozen BN in inference mode (moving statistics). A GAN freezes D inside GD for
+    G's update, yet the references (PyTorch-GAN, the Keras-2 recipes) still normalise D with the
+    batch's statistics there. Here a frozen layer called with `training=True` normalises with batch
+    statistics and leaves gamma, beta and the moving statistics untouched (SPEC section 2, "Trap").
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not training or self.trainable or self.renorm:
+            return super().call(inputs, training=training, mask=mask)
+        inputs = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = self._moments(inputs, mask)
+        outputs = ops.batch_normalization(
+            inputs, mean, variance, axis=self.axis,
+            offset=ops.cast(self.beta, inputs.dtype) if self.center else None,
+            scale=ops.cast(self.gamma, inputs.dtype) if self.scale else None,
+            epsilon=self.epsilon)
+        return ops.cast(outputs, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class Maxout(keras.layers.Layer):
+    """Maxout (Goodfellow et al. 2013): h_i(x) = max_j (x W_ij + b_ij) over `pieces` linear pieces.
+
+    One Dense of units * pieces outputs, reshaped to (units, pieces) and reduced by max.
+    """
+
+    def __init__(self, units: int, pieces: int, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.pieces = units, pieces
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.linear = keras.layers.Dense(units * pieces, kernel_initializer=self.kernel_initializer,
+                                         bias_initializer=self.bias_initializer)
+
+    def build(self, input_shape):
+        self.linear.build(input_shape)
+
+    def call(self, inputs):
+        pieces = ops.reshape(self.linear(inputs), (-1, self.units, self.pieces))
+        return ops.max(pieces, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "pieces": self.pieces,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer)}

@@ -1,0 +1,72 @@
+"""Pictures people look at: sample grids and loss curves."""
+from __future__ import annotations
+
+import io
+from typing import Dict, Sequence, Tuple
+
+import numpy as np
+
+from keras_gan import atomic
+
+
+def image_grid(images: np.ndarray, value_range: Tuple[float, float], columns: int | None = None,
+               padding: int = 2) -> np.ndarray:
+    """Tiles (N, H, W, C) images in `value_range` into one uint8 (rows*H, cols*W, C) picture."""
+    images = np.asarray(images, np.float32)
+    count, height, width, channels = images.shape
+    columns = columns or int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    low, high = value_range
+    pixels = np.clip((images - low) / (high - low), 0.0, 1.0) * 255.0
+    grid = np.zeros((rows * (height + padding) + padding, columns * (width + padding) + padding,
+                     channels), np.uint8)
+    for index, image in enumerate(pixels.round().astype(np.uint8)):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def write_png(path: str, picture: np.ndarray) -> None:
+    """Atomically writes a uint8 (H, W, 1 or 3) picture as PNG."""
+    import tensorflow as tf
+
+    atomic.write_bytes(path, tf.io.encode_png(picture).numpy())
+
+
+def write_grid(path: str, images: np.ndarray, value_range: Tuple[float, float],
+               columns: int | None = None) -> None:
+    write_png(path, image_grid(images, value_range, columns))
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Hanning-window moving average (the heuristic GAN's loss plot), same length as `values`."""
+    if window < 3 or len(values) < window:
+        return values
+    weights = np.hanning(window)
+    padded = np.pad(values, (window // 2, window - 1 - window // 2), mode="edge")
+    return np.convolve(padded, weights / weights.sum(), mode="valid")
+
+
+def write_curves(path: str, steps: np.ndarray, panels: Sequence[Dict[str, np.ndarray]],
+                 titles: Sequence[str], smoothing: int = 0) -> None:
+    """Atomically writes stacked line plots (one panel per dict of named series) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(len(panels), 1, figsize=(9, 3.2 * len(panels)), sharex=True,
+                                squeeze=False)
+    for axis, series, title in zip(axes[:, 0], panels, titles):
+        for name, values in series.items():
+            axis.plot(steps, smooth(np.asarray(values, float), smoothing), label=name, lw=1)
+        axis.set_title(title)
+        axis.legend(loc="upper right")
+        axis.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("step")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    atomic.write_bytes(path, buffer.getvalue())

@@ -1,0 +1,223 @@
+"""The one GAN trainer: G, D, GD, two optimisers, a strategy and a fused `tf.function` step.
+
+Every variant (SPEC section 3) is this trainer with a different `TrainerConfig` and architecture.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Callable, Dict, Iterable, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_gan import losses
+from keras_gan.errors import KerasGanError
+from keras_gan.models import build_combined
+
+ORDERS = ("g_first", "d_first")
+METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_fake_after")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    """How one training step runs (SPEC sections 1 and 2).
+
+    d_style: `concat` trains D on one batch concat(real, fake); `separate` calls D on each half.
+    d_reduction: D's loss is the `mean` (halves averaged) or the `sum` of the real and fake BCEs.
+    order: `g_first` (G step, then a D step on the same fake batch) or `d_first` (D steps, then a
+        G step on fresh z).
+    d_steps: Algorithm 1's k, D steps per G step; each D step takes a fresh real batch.
+    steps_per_call: training steps fused into one `tf.function` call (like Keras's
+        steps_per_execution); metrics come back once per call.
+    """
+
+    global_batch_size: int
+    g_loss: str = "non_saturating"
+    d_style: str = "separate"
+    d_reduction: str = "mean"
+    order: str = "g_first"
+    d_steps: int = 1
+    steps_per_call: int = 1
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        choices = {"g_loss": losses.G_LOSSES, "d_style": losses.D_STYLES,
+                   "d_reduction": losses.D_REDUCTIONS, "order": ORDERS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise KerasGanError(f"--{name}={getattr(self, name)}: expected one of "
+                                    f"{', '.join(allowed)}")
+        for name in ("global_batch_size", "d_steps", "steps_per_call"):
+            if getattr(self, name) < 1:
+                flag = "batch_size" if name == "global_batch_size" else name
+                raise KerasGanError(f"--{flag}={getattr(self, name)}: expected a positive integer")
+
+
+@contextlib.contextmanager
+def frozen(model: keras.Model):
+    """Freezes `model` while tracing one update: its variables get no gradient and, with
+    `keras_gan.layers.BatchNormalization`, it still normalises with batch statistics."""
+    model.trainable = False
+    try:
+        yield
+    finally:
+        model.trainable = True
+
+
+class GANTrainer:
+    """Owns the models, optimisers and step counter, and runs distributed training steps."""
+
+    def __init__(self, build_models: Callable[[], Tuple[keras.Model, keras.Model]],
+                 build_optimizers: Callable[[], Tuple[keras.Optimizer, keras.Optimizer]],
+                 config: TrainerConfig, strategy: tf.distribute.Strategy):
+        replicas = strategy.num_replicas_in_sync
+        if config.global_batch_size % replicas:
+            raise KerasGanError(f"--batch_size={config.global_batch_size}: must be divisible by "
+                                f"the {replicas} replicas of the strategy")
+        self.config, self.strategy = config, strategy
+        with strategy.scope():
+            self.generator, self.discriminator = build_models()
+            self.combined = build_combined(self.generator, self.discriminator)
+            self.g_optimizer, self.d_optimizer = build_optimizers()
+            # Explicit variable lists, taken once while both models are trainable (SPEC 7).
+            self._g_vars = list(self.generator.trainable_variables)
+            self._d_vars = list(self.discriminator.trainable_variables)
+            # Built eagerly, before the first traced step (keras-team/keras#23085, SPEC 7).
+            self.g_optimizer.build(self._g_vars)
+            self.d_optimizer.build(self._d_vars)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
+                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.checkpoint = tf.train.Checkpoint(
+            generator=self.generator, discriminator=self.discriminator,
+            g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step)
+        replica_step = tf.function(self._replica_step, jit_compile=config.jit_compile)
+        self._replica_step_fn = replica_step
+        self._train_calls = tf.function(self._train_loop, reduce_retracing=True)
+
+    # ----- one replica's work: reads top to bottom like the references -----------------------
+
+    def _generate(self, z: tf.Tensor) -> tf.Tensor:
+        """A fake batch for D's step; G is frozen so its BN statistics stay put."""
+        with frozen(self.generator):
+            return self.generator(z, training=True)
+
+    def _d_update(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
+        real, batch = element["real"], self.config.global_batch_size
+        fake = tf.stop_gradient(fake)
+        with tf.GradientTape() as tape:
+            if self.config.d_style == "concat":
+                logits = self.discriminator(tf.concat([real, fake], 0), training=True)
+                real_logits, fake_logits = tf.split(logits, 2)
+            else:
+                real_logits = self.discriminator(real, training=True)
+                fake_logits = self.discriminator(fake, training=True)
+            real_losses, fake_losses = losses.discriminator_losses(
+                real_logits, fake_logits, element["real_labels"])
+            loss = (tf.nn.compute_average_loss(real_losses, global_batch_size=batch)
+                    + tf.nn.compute_average_loss(fake_losses, global_batch_size=batch))
+            if self.config.d_reduction == "mean":
+                loss = loss / 2.0
+        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, self._d_vars), self._d_vars))
+        return {"d_loss": loss, "d_real": _mean_probability(real_logits, batch),
+                "d_fake": _mean_probability(fake_logits, batch)}
+
+    def _g_update(self, z: tf.Tensor) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+        with frozen(self.discriminator), tf.GradientTape() as tape:
+            fake, fake_logits = self.combined(z, training=True)
+            loss = tf.nn.compute_average_loss(
+                losses.generator_loss(fake_logits, self.config.g_loss),
+                global_batch_size=self.config.global_batch_size)
+        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, self._g_vars), self._g_vars))
+        return {"g_loss": loss,
+                "d_fake_after": _mean_probability(fake_logits, self.config.global_batch_size)}, fake
+
+    def _replica_step(self, elements: Tuple[Dict[str, tf.Tensor], ...]) -> Dict[str, tf.Tensor]:
+        """One training step: one G update and `d_steps` D updates, in the configured order."""
+        if self.config.order == "g_first":
+            g_metrics, fake = self._g_update(elements[0]["z_g"])
+            d_metrics = self._d_update(elements[0], fake)
+            for element in elements[1:]:
+                d_metrics = self._d_update(element, self._generate(element["z_d"]))
+        else:
+            for element in elements:
+                d_metrics = self._d_update(element, self._generate(element["z_d"]))
+            g_metrics, _ = self._g_update(elements[-1]["z_g"])
+        return {**d_metrics, **g_metrics}
+
+    # ----- the distributed, fused loop --------------------------------------------------------
+
+    def _train_loop(self, iterator, num_steps: tf.Tensor) -> Dict[str, tf.Tensor]:
+        """`num_steps` training steps in one call; per-step metrics come back stacked."""
+        history = tf.TensorArray(tf.float32, size=num_steps)
+        for i in tf.range(num_steps):
+            elements = tuple(next(iterator) for _ in range(self.config.d_steps))
+            per_replica = self.strategy.run(self._replica_step_fn, args=(elements,))
+            history = history.write(i, tf.stack([
+                self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
+                for name in METRICS]))
+            self.step.assign_add(1)
+        stacked = dict(zip(METRICS, tf.unstack(history.stack(), num=len(METRICS), axis=1)))
+        stacked["weights_finite"] = tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(v)) for v in self._g_vars + self._d_vars])
+        return stacked
+
+    def train_steps(self, iterator, num_steps: int) -> Dict[str, np.ndarray]:
+        """Runs `num_steps` steps (in calls of at most `steps_per_call`); returns per-step metrics."""
+        collected = []
+        while num_steps > 0:
+            n = min(num_steps, self.config.steps_per_call)
+            collected.append({k: v.numpy() for k, v in
+                              self._train_calls(iterator, tf.constant(n, tf.int32)).items()})
+            num_steps -= n
+        return {name: np.concatenate([np.atleast_1d(c[name]) for c in collected])
+                for name in collected[0]}
+
+    def fit(self, dataset: tf.distribute.DistributedDataset, steps_per_epoch: int,
+            total_steps: int, callbacks: Iterable[keras.callbacks.Callback] = ()) -> None:
+        """Trains until the step counter reaches `total_steps`, driving Keras callbacks.
+
+        Callbacks see `on_train_batch_end(step, logs)` once per training step (logs are read from
+        the device once per call) and may stop training through `model.stop_training`.
+        """
+        callback_list = keras.callbacks.CallbackList(list(callbacks), model=self.combined)
+        self.combined.stop_training = False
+        iterator = iter(dataset)
+        step = int(self.step.numpy())
+        callback_list.on_train_begin({"step": step})
+        logs = {}
+        while step < total_steps and not self.combined.stop_training:
+            epoch, position = divmod(step, steps_per_epoch)
+            if position == 0 or not logs:
+                callback_list.on_epoch_begin(epoch)
+            n = min(self.config.steps_per_call, total_steps - step, steps_per_epoch - position)
+            history = self.train_steps(iterator, n)
+            _check_finite(history, step)
+            for i in range(n):
+                logs = {name: float(history[name][i]) for name in METRICS}
+                callback_list.on_train_batch_end(step + i, logs)
+            step += n
+            if step % steps_per_epoch == 0:
+                callback_list.on_epoch_end(epoch, logs)
+        callback_list.on_train_end(logs)
+
+
+class DivergenceError(KerasGanError):
+    """Training produced NaN or Inf; the last checkpoint is the last good state."""
+
+
+def _check_finite(history: Dict[str, np.ndarray], first_step: int) -> None:
+    for name in METRICS:
+        bad = np.flatnonzero(~np.isfinite(history[name]))
+        if bad.size:
+            raise DivergenceError(f"training diverged: {name} is {history[name][bad[0]]} at step "
+                                  f"{first_step + int(bad[0]) + 1}")
+    if not history["weights_finite"].all():
+        raise DivergenceError(f"training diverged: a weight became NaN or Inf by step "
+                              f"{first_step + len(history['d_loss'])}")
+
+
+def _mean_probability(logits: tf.Tensor, global_batch_size: int) -> tf.Tensor:
+    """This replica's share of the global mean of sigmoid(logits), to be summed across replicas."""
+    return tf.reduce_sum(tf.sigmoid(tf.cast(logits, tf.float32))) / global_batch_size
