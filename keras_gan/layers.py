@@ -13,7 +13,13 @@ class BatchNormalization(keras.layers.BatchNormalization):
     G's update, yet the references (PyTorch-GAN, the Keras-2 recipes) still normalise D with the
     batch's statistics there. Here a frozen layer called with `training=True` normalises with batch
     statistics and leaves gamma, beta and the moving statistics untouched (SPEC section 2, "Trap").
+
+    Batch statistics are synchronised across replicas by default, so a step split over several
+    devices computes what the same global batch computes on one device.
     """
+
+    def __init__(self, *args, synchronized: bool = True, **kwargs):
+        super().__init__(*args, synchronized=synchronized, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
         if not training or self.trainable or self.renorm:

@@ -92,18 +92,22 @@ class GANTrainer:
         self.checkpoint = tf.train.Checkpoint(
             generator=self.generator, discriminator=self.discriminator,
             g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step)
-        replica_step = tf.function(self._replica_step, jit_compile=config.jit_compile)
-        self._replica_step_fn = replica_step
+        # Replica functions are traced inline by the outer tf.function; a nested tf.function is
+        # only used to mark an XLA cluster (a shared inner trace would give every replica the
+        # same collective keys as the first one, and MirroredStrategy then mismatches them).
+        compiled = (lambda f: tf.function(f, jit_compile=True)) if config.jit_compile else (
+            lambda f: f)
+        self._g_replica_fn = compiled(self._g_replica)
+        self._d_replica_fn = compiled(self._d_replica)
+        self._fake_replica_fn = compiled(self._fake_replica)
         self._train_calls = tf.function(self._train_loop, reduce_retracing=True)
 
     # ----- one replica's work: reads top to bottom like the references -----------------------
 
-    def _generate(self, z: tf.Tensor) -> tf.Tensor:
-        """A fake batch for D's step; G is frozen so its BN statistics stay put."""
-        with frozen(self.generator):
-            return self.generator(z, training=True)
+    def _fake_replica(self, z: tf.Tensor) -> tf.Tensor:
+        return self.generator(z, training=True)
 
-    def _d_update(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
+    def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
         real, batch = element["real"], self.config.global_batch_size
         fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
@@ -123,8 +127,8 @@ class GANTrainer:
         return {"d_loss": loss, "d_real": _mean_probability(real_logits, batch),
                 "d_fake": _mean_probability(fake_logits, batch)}
 
-    def _g_update(self, z: tf.Tensor) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
-        with frozen(self.discriminator), tf.GradientTape() as tape:
+    def _g_replica(self, z: tf.Tensor) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+        with tf.GradientTape() as tape:
             fake, fake_logits = self.combined(z, training=True)
             loss = tf.nn.compute_average_loss(
                 losses.generator_loss(fake_logits, self.config.g_loss),
@@ -133,17 +137,35 @@ class GANTrainer:
         return {"g_loss": loss,
                 "d_fake_after": _mean_probability(fake_logits, self.config.global_batch_size)}, fake
 
-    def _replica_step(self, elements: Tuple[Dict[str, tf.Tensor], ...]) -> Dict[str, tf.Tensor]:
+    # ----- the phases of a step, each run on every replica ---------------------------------
+    # Freezing happens here, outside `strategy.run`: MirroredStrategy traces replicas in parallel
+    # threads, so toggling `trainable` inside a replica function would race.
+
+    def generate(self, z) -> tf.Tensor:
+        """A fake batch for D's step; G is frozen so its BN statistics stay put."""
+        with frozen(self.generator):
+            return self.strategy.run(self._fake_replica_fn, args=(z,))
+
+    def d_update(self, element, fake) -> Dict[str, tf.Tensor]:
+        """One D step on a real batch and a (detached) fake batch."""
+        return self.strategy.run(self._d_replica_fn, args=(element, fake))
+
+    def g_update(self, z) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+        """One G step through GD with D frozen; returns its metrics and the fake batch."""
+        with frozen(self.discriminator):
+            return self.strategy.run(self._g_replica_fn, args=(z,))
+
+    def _train_step(self, elements) -> Dict[str, tf.Tensor]:
         """One training step: one G update and `d_steps` D updates, in the configured order."""
         if self.config.order == "g_first":
-            g_metrics, fake = self._g_update(elements[0]["z_g"])
-            d_metrics = self._d_update(elements[0], fake)
+            g_metrics, fake = self.g_update(elements[0]["z_g"])
+            d_metrics = self.d_update(elements[0], fake)
             for element in elements[1:]:
-                d_metrics = self._d_update(element, self._generate(element["z_d"]))
+                d_metrics = self.d_update(element, self.generate(element["z_d"]))
         else:
             for element in elements:
-                d_metrics = self._d_update(element, self._generate(element["z_d"]))
-            g_metrics, _ = self._g_update(elements[-1]["z_g"])
+                d_metrics = self.d_update(element, self.generate(element["z_d"]))
+            g_metrics, _ = self.g_update(elements[-1]["z_g"])
         return {**d_metrics, **g_metrics}
 
     # ----- the distributed, fused loop --------------------------------------------------------
@@ -153,7 +175,7 @@ class GANTrainer:
         history = tf.TensorArray(tf.float32, size=num_steps)
         for i in tf.range(num_steps):
             elements = tuple(next(iterator) for _ in range(self.config.d_steps))
-            per_replica = self.strategy.run(self._replica_step_fn, args=(elements,))
+            per_replica = self._train_step(elements)
             history = history.write(i, tf.stack([
                 self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
                 for name in METRICS]))
