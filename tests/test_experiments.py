@@ -1,0 +1,100 @@
+"""End-to-end: the README's commands as subprocesses on tiny MNIST-format data."""
+import json
+import os
+import socket
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gan.callbacks import read_history
+from tests.conftest import run_module
+
+CONFIG = "--flagfile=experiments/configs/gan_pytorch.cfg"
+TINY = ["--batch_size=8", "--sample_every=3", "--checkpoint_every=3", "--log_every=2",
+        "--steps_per_call=2"]
+
+
+def test_vanilla_run_writes_every_output_and_the_sample_cli_reads_it(mnist_dir, tmp_path):
+    run_dir = str(tmp_path / "run")
+    result = run_module("experiments.vanilla", CONFIG, f"--data_dir={mnist_dir}",
+                        f"--run_dir={run_dir}", "--max_steps=6", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "step 6/6" in result.stderr and "images/s" in result.stderr
+    history = read_history(os.path.join(run_dir, "history.csv"))
+    np.testing.assert_array_equal(history["step"], np.arange(1, 7))
+    assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
+    for name in ("flags.cfg", "loss_curves.png", "samples/step_0000003.png",
+                 "samples/step_0000006.png", "generator/saved_model.pb", "checkpoints/checkpoint"):
+        assert os.path.exists(os.path.join(run_dir, name)), name
+    assert "--batch_size=8" in open(os.path.join(run_dir, "flags.cfg")).read()
+    grid = tf.io.decode_png(open(os.path.join(run_dir, "samples/step_0000006.png"), "rb").read())
+    assert grid.shape == (5 * 30 + 2, 5 * 30 + 2, 1)
+
+    out = str(tmp_path / "grid.png")
+    result = run_module("keras_gan.sample", f"--model={run_dir}/generator", "--num=16",
+                        f"--out={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tf.io.decode_png(open(out, "rb").read()).shape == (4 * 30 + 2, 4 * 30 + 2, 1)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--data_dir=/nonexistent/mnist"], "--data_dir=/nonexistent/mnist: not a directory"),
+    (["--batch_size=0"], "--batch_size=0: expected a positive integer"),
+    (["--architecture=resnet"], "--architecture=resnet: unknown"),
+    (["--real_label=2"], "--real_label=2: expected one label in [0, 1]"),
+])
+def test_bad_input_is_one_line_and_status_2(mnist_dir, tmp_path, flags, message):
+    run_dir = tmp_path / "run"
+    args = [CONFIG, f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", "--max_steps=2", *flags]
+    result = run_module("experiments.vanilla", *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"error: {message}" or (
+        message in result.stderr.strip().splitlines()[-1])
+    assert "Traceback" not in result.stderr
+    assert not run_dir.exists()
+
+
+def test_sample_cli_rejects_a_path_that_is_not_a_saved_model(tmp_path):
+    result = run_module("keras_gan.sample", f"--model={tmp_path}", "--out=x.png")
+    assert result.returncode == 2 and "not a SavedModel" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_multi_worker_processes_end_with_identical_weights(mnist_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index in range(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "experiments.vanilla", CONFIG, f"--data_dir={mnist_dir}",
+             f"--run_dir={tmp_path / f'worker{index}'}", "--strategy=multi_worker",
+             "--max_steps=4", *TINY], cwd=REPO, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    for process in processes:
+        _, stderr = process.communicate(timeout=240)
+        assert process.returncode == 0, stderr[-3000:]
+    readers = [tf.train.load_checkpoint(str(tmp_path / f"worker{i}" / "checkpoints"))
+               for i in range(2)]
+    # Every variable: weights (saved under the optimisers' paths), BN statistics, slots, step.
+    names = [n for n in readers[0].get_variable_to_shape_map() if n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    assert len(names) > 40
+    for name in names:
+        np.testing.assert_array_equal(readers[0].get_tensor(name), readers[1].get_tensor(name))
+    assert readers[0].get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 4
