@@ -5,7 +5,9 @@ trainer, callbacks, checkpoints and export are all here, once.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from typing import Callable, Sequence
 
 from absl import flags, logging
@@ -144,11 +146,38 @@ def run(load_images: Callable[[], "np.ndarray"], image_shape: Sequence[int]) -> 
         lambda context: inputs.training_stream(images, spec, start_step * FLAGS.d_steps, context))
     fixed_noise = inputs.sample_noise([FLAGS.sample_count, FLAGS.z_dim], FLAGS.noise,
                                       tf.constant([FLAGS.seed, -1], tf.int64)).numpy()
-    trainer.fit(dataset, steps_per_epoch, total_steps, callbacks.standard_callbacks(
+    run_callbacks = callbacks.standard_callbacks(
         FLAGS.run_dir, trainer.generator, fixed_noise, value_range, manager,
         global_batch_size=FLAGS.batch_size, steps_per_epoch=steps_per_epoch,
         start_step=start_step, total_steps=total_steps, sample_every=FLAGS.sample_every,
-        log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every))
+        log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every)
+    with _stop_on_signals(trainer.combined) as interrupted:
+        trainer.fit(dataset, steps_per_epoch, total_steps, run_callbacks,
+                    boundaries=(FLAGS.sample_every, FLAGS.checkpoint_every))
     export.export_generator(trainer.generator, os.path.join(FLAGS.run_dir, "generator"),
                             FLAGS.noise, value_range)
+    if interrupted:
+        logging.warning("interrupted at step %d: checkpoint and outputs written; rerun the same "
+                        "command to resume", trainer.step.numpy())
+        raise SystemExit(130)
     logging.info("wrote %s", FLAGS.run_dir)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(model):
+    """SIGINT/SIGTERM ask training to stop after the current call, so the checkpoint, CSV, grids
+    and model are written whole; a second signal interrupts at once."""
+    received = []
+
+    def request_stop(signum, frame):
+        received.append(signum)
+        model.stop_training = True
+        for signum_ in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum_, previous[signum_])
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -197,11 +197,14 @@ class GANTrainer:
                 for name in collected[0]}
 
     def fit(self, dataset: tf.distribute.DistributedDataset, steps_per_epoch: int,
-            total_steps: int, callbacks: Iterable[keras.callbacks.Callback] = ()) -> None:
+            total_steps: int, callbacks: Iterable[keras.callbacks.Callback] = (),
+            boundaries: Iterable[int] = ()) -> None:
         """Trains until the step counter reaches `total_steps`, driving Keras callbacks.
 
         Callbacks see `on_train_batch_end(step, logs)` once per training step (logs are read from
-        the device once per call) and may stop training through `model.stop_training`.
+        the device once per call) and may stop training through `model.stop_training`. A fused
+        call never crosses an epoch end or a multiple of any of `boundaries`, so callbacks that
+        save state (grids, checkpoints) see the models exactly at their step.
         """
         callback_list = keras.callbacks.CallbackList(list(callbacks), model=self.combined)
         self.combined.stop_training = False
@@ -213,7 +216,8 @@ class GANTrainer:
             epoch, position = divmod(step, steps_per_epoch)
             if position == 0 or not logs:
                 callback_list.on_epoch_begin(epoch)
-            n = min(self.config.steps_per_call, total_steps - step, steps_per_epoch - position)
+            n = min(self.config.steps_per_call, total_steps - step, steps_per_epoch - position,
+                    *(every - step % every for every in boundaries if every > 0))
             history = self.train_steps(iterator, n)
             _check_finite(history, step)
             for i in range(n):

@@ -143,3 +143,20 @@ def test_batch_not_divisible_by_replicas_is_rejected():
         GANTrainer(tiny_models, lambda: (keras.optimizers.SGD(), keras.optimizers.SGD()),
                    TrainerConfig(global_batch_size=7),
                    two_cpu_mirrored())
+
+
+def test_divergence_stops_with_the_step_and_saves_nothing(tmp_path):
+    from keras_gan.callbacks import Checkpointer
+    from keras_gan.trainer import DivergenceError
+
+    trainer = GANTrainer(lambda: tiny_models(False),
+                         lambda: (keras.optimizers.SGD(1e30), keras.optimizers.SGD(1e30)),
+                         TrainerConfig(global_batch_size=BATCH, steps_per_call=4),
+                         tf.distribute.OneDeviceStrategy("/cpu:0"))
+    manager = tf.train.CheckpointManager(trainer.checkpoint, str(tmp_path), max_to_keep=2)
+    spec = inputs.StreamSpec(BATCH, Z_DIM, seed=1)
+    dataset = trainer.strategy.distribute_datasets_from_function(
+        lambda context: inputs.training_stream(IMAGES, spec, 0, context))
+    with pytest.raises(DivergenceError, match=r"training diverged: .* step \d+"):
+        trainer.fit(dataset, 8, 100, [Checkpointer(manager, 1000)])
+    assert manager.latest_checkpoint is None

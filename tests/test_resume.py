@@ -1,0 +1,83 @@
+"""Faults: SIGKILL then resume, SIGTERM, divergence. Real subprocesses on tiny data."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gan.callbacks import read_history
+from tests.conftest import REPO, run_module
+
+STEPS, EVERY = 1200, 200
+
+
+def command(mnist_dir, run_dir):
+    return ["experiments.vanilla", "--flagfile=experiments/configs/gan_pytorch.cfg",
+            f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", f"--max_steps={STEPS}",
+            "--batch_size=8", "--epochs=100", f"--checkpoint_every={EVERY}",
+            f"--sample_every={EVERY}", "--log_every=100", "--steps_per_call=10"]
+
+
+def start(args):
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def wait_for(path, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert process.poll() is None, process.stderr.read()[-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def checkpoint_tensors(run_dir):
+    reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def test_sigkilled_run_resumes_to_the_uninterrupted_weights(mnist_dir, tmp_path):
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    result = run_module(*command(mnist_dir, straight))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    process = start(command(mnist_dir, resumed))
+    wait_for(os.path.join(resumed, "checkpoints", f"ckpt-{EVERY}.index"), process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    assert not os.path.exists(os.path.join(resumed, "generator"))
+    result = run_module(*command(mnist_dir, resumed))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed from" in result.stderr
+
+    expected, actual = checkpoint_tensors(straight), checkpoint_tensors(resumed)
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-6, atol=1e-7,
+                                   err_msg=name)
+    expected_rows, actual_rows = (read_history(os.path.join(d, "history.csv"))
+                                  for d in (straight, resumed))
+    np.testing.assert_array_equal(actual_rows["step"], np.arange(1, STEPS + 1))
+    np.testing.assert_allclose(actual_rows["g_loss"], expected_rows["g_loss"], rtol=1e-5)
+
+
+def test_sigterm_writes_a_final_checkpoint_and_the_outputs(mnist_dir, tmp_path):
+    run_dir = str(tmp_path / "run")
+    process = start(command(mnist_dir, run_dir))
+    wait_for(os.path.join(run_dir, "checkpoints", f"ckpt-{EVERY}.index"), process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "interrupted at step" in stderr
+    step = int(tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints")).get_tensor(
+        "step/.ATTRIBUTES/VARIABLE_VALUE"))
+    assert EVERY <= step < STEPS
+    assert read_history(os.path.join(run_dir, "history.csv"))["step"][-1] == step
+    for name in ("generator/saved_model.pb", "loss_curves.png", f"samples/step_{step:07d}.png"):
+        assert os.path.exists(os.path.join(run_dir, name)), name
