@@ -27,9 +27,11 @@ def start(args):
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
-def wait_for(path, process, timeout=120):
+def wait_for_checkpoint(run_dir, step, process, timeout=120):
+    """Waits until the CheckpointManager has recorded `step` (its state file, written last)."""
+    state = os.path.join(run_dir, "checkpoints", "checkpoint")
     deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
+    while not (os.path.exists(state) and f"ckpt-{step}" in open(state).read()):
         assert process.poll() is None, process.stderr.read()[-3000:]
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -47,7 +49,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(mnist_dir, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
     process = start(command(mnist_dir, resumed))
-    wait_for(os.path.join(resumed, "checkpoints", f"ckpt-{EVERY}.index"), process)
+    wait_for_checkpoint(resumed, EVERY, process)
     process.send_signal(signal.SIGKILL)
     process.communicate()
     assert process.returncode == -signal.SIGKILL
@@ -70,7 +72,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(mnist_dir, tmp_path)
 def test_sigterm_writes_a_final_checkpoint_and_the_outputs(mnist_dir, tmp_path):
     run_dir = str(tmp_path / "run")
     process = start(command(mnist_dir, run_dir))
-    wait_for(os.path.join(run_dir, "checkpoints", f"ckpt-{EVERY}.index"), process)
+    wait_for_checkpoint(run_dir, EVERY, process)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-3000:]
