@@ -47,7 +47,14 @@ for _net in ("g", "d"):
     flags.DEFINE_float(f"{_net}_learning_rate", 2e-4, f"Learning rate of {_net.upper()}.")
     flags.DEFINE_float(f"{_net}_beta_1", 0.5, f"Adam beta_1 of {_net.upper()}.")
     flags.DEFINE_float(f"{_net}_beta_2", 0.999, f"Adam beta_2 of {_net.upper()}.")
-    flags.DEFINE_float(f"{_net}_momentum", 0.0, f"SGD momentum of {_net.upper()}.")
+    flags.DEFINE_float(f"{_net}_momentum", 0.0, f"SGD momentum of {_net.upper()} (at the start).")
+    flags.DEFINE_float(f"{_net}_final_momentum", None,
+                       f"SGD momentum {_net.upper()} ramps up to linearly (default: no ramp).")
+    flags.DEFINE_float(f"{_net}_learning_rate_decay", 1.0,
+                       f"{_net.upper()}'s learning rate is divided by this every step (1: none).")
+    flags.DEFINE_float(f"{_net}_learning_rate_min", 0.0,
+                       f"Floor of {_net.upper()}'s decayed learning rate.")
+flags.DEFINE_integer("momentum_ramp_epochs", 250, "Epochs over which SGD momentum ramps up.")
 # --- outputs and speed ---
 flags.DEFINE_integer("sample_every", 400, "Write a sample grid every this many steps.")
 flags.DEFINE_integer("sample_count", 25, "Images in each sample grid (fixed noise).")
@@ -57,6 +64,10 @@ flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep
 flags.DEFINE_bool("resume", True, "Continue from RUN/checkpoints when it holds a checkpoint.")
 flags.DEFINE_integer("steps_per_call", 50, "Training steps fused into one tf.function call.")
 flags.DEFINE_bool("jit_compile", False, "Compile each replica's step with XLA.")
+flags.DEFINE_integer("curve_smoothing", 0, "Hanning window (steps) for the loss-curve PNG.")
+flags.DEFINE_bool("grid_history", False, "Also write a strip of fixed-noise samples per epoch.")
+flags.DEFINE_bool("eval_d_accuracy", False,
+                  "After training, D's accuracy on the test images and as many fakes.")
 FLAGS = flags.FLAGS
 
 
@@ -71,17 +82,16 @@ def _real_label_range() -> tuple[float, float]:
     return (values[0], values[-1])
 
 
-def _optimizer(net: str):
-    import keras
+def _optimizer(net: str, steps_per_epoch: int):
+    from keras_gan.optimizers import make_optimizer
 
-    name = FLAGS[f"{net}_optimizer"].value
-    rate = FLAGS[f"{net}_learning_rate"].value
-    if rate <= 0:
-        raise KerasGanError(f"--{net}_learning_rate={rate}: expected a positive number")
-    if name == "adam":
-        return keras.optimizers.Adam(rate, FLAGS[f"{net}_beta_1"].value,
-                                     FLAGS[f"{net}_beta_2"].value)
-    return keras.optimizers.SGD(rate, momentum=FLAGS[f"{net}_momentum"].value)
+    value = lambda name: FLAGS[f"{net}_{name}"].value  # noqa: E731
+    return make_optimizer(
+        net, value("optimizer"), value("learning_rate"), beta_1=value("beta_1"),
+        beta_2=value("beta_2"), momentum=value("momentum"),
+        final_momentum=value("final_momentum"),
+        momentum_ramp_steps=FLAGS.momentum_ramp_epochs * steps_per_epoch,
+        decay_factor=value("learning_rate_decay"), minimum_rate=value("learning_rate_min"))
 
 
 def fail_on_extra_arguments(argv: Sequence[str]) -> None:
@@ -101,24 +111,33 @@ def check_flags() -> None:
     _real_label_range()
 
 
-def run(load_images: Callable[[], "np.ndarray"], image_shape: Sequence[int]) -> None:
-    """Trains the configured GAN on `load_images()` and writes the run directory."""
+def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
+    """Trains the configured GAN and writes the run directory.
+
+    `load_images(split)` gives uint8 (N, H, W, C) images of a split (`FLAGS.train_split` for
+    training, `test` for the D-accuracy evaluation); `image_size` is checked against the
+    architecture before anything is loaded.
+    """
+    import json
+
     import numpy as np
     import tensorflow as tf
     import keras
 
-    from keras_gan import atomic, callbacks, data, export, inputs, models
+    from keras_gan import atomic, callbacks, data, export, inputs, metrics, models
     from keras_gan.strategy import make_strategy
     from keras_gan.trainer import GANTrainer, TrainerConfig
 
     check_flags()
+    models.check_architecture(FLAGS.architecture, (image_size, image_size))
+    value_range = data.parse_value_range(FLAGS.value_range)
     strategy = make_strategy(FLAGS.strategy)
     config = TrainerConfig(
         global_batch_size=FLAGS.batch_size, g_loss=FLAGS.g_loss, d_style=FLAGS.d_style,
         d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
         steps_per_call=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
-    models.build_gan(FLAGS.architecture, image_shape, FLAGS.z_dim)  # unknown names fail here
-    images = load_images()
+    images = load_images(FLAGS.train_split)
+    image_shape = images.shape[1:]
     steps_per_epoch = inputs.batches_per_epoch(len(images), FLAGS.batch_size) // FLAGS.d_steps
     if steps_per_epoch < 1:
         raise KerasGanError(f"--batch_size={FLAGS.batch_size} x --d_steps={FLAGS.d_steps} is more "
@@ -126,20 +145,25 @@ def run(load_images: Callable[[], "np.ndarray"], image_shape: Sequence[int]) -> 
     total_steps = FLAGS.epochs * steps_per_epoch
     if FLAGS.max_steps:
         total_steps = min(total_steps, FLAGS.max_steps)
+    pixel_mean = images.mean(axis=0) / 255.0
 
     keras.utils.set_random_seed(FLAGS.seed)
-    trainer = GANTrainer(lambda: models.build_gan(FLAGS.architecture, image_shape, FLAGS.z_dim),
-                         lambda: (_optimizer("g"), _optimizer("d")), config, strategy)
+    trainer = GANTrainer(
+        lambda: models.build_gan(FLAGS.architecture, image_shape, FLAGS.z_dim, pixel_mean),
+        lambda: (_optimizer("g", steps_per_epoch), _optimizer("d", steps_per_epoch)),
+        config, strategy)
     manager = tf.train.CheckpointManager(trainer.checkpoint, os.path.join(FLAGS.run_dir,
                                          "checkpoints"), max_to_keep=FLAGS.keep_checkpoints)
-    if FLAGS.resume and manager.latest_checkpoint:
+    if manager.latest_checkpoint and not FLAGS.resume:
+        raise KerasGanError(f"--run_dir={FLAGS.run_dir} already holds a run "
+                            f"({manager.latest_checkpoint}); pass --resume or a new --run_dir")
+    if manager.latest_checkpoint:
         trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         logging.info("resumed from %s at step %d", manager.latest_checkpoint, trainer.step.numpy())
     start_step = int(trainer.step.numpy())
     os.makedirs(FLAGS.run_dir, exist_ok=True)
     atomic.write_text(os.path.join(FLAGS.run_dir, "flags.cfg"), FLAGS.flags_into_string())
 
-    value_range = data.parse_value_range(FLAGS.value_range)
     spec = inputs.StreamSpec(FLAGS.batch_size, FLAGS.z_dim, FLAGS.noise, value_range,
                              _real_label_range(), FLAGS.seed)
     dataset = strategy.distribute_datasets_from_function(
@@ -150,7 +174,8 @@ def run(load_images: Callable[[], "np.ndarray"], image_shape: Sequence[int]) -> 
         FLAGS.run_dir, trainer.generator, fixed_noise, value_range, manager,
         global_batch_size=FLAGS.batch_size, steps_per_epoch=steps_per_epoch,
         start_step=start_step, total_steps=total_steps, sample_every=FLAGS.sample_every,
-        log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every)
+        log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every,
+        smoothing=FLAGS.curve_smoothing, grid_history=FLAGS.grid_history)
     with _stop_on_signals(trainer.combined) as interrupted:
         trainer.fit(dataset, steps_per_epoch, total_steps, run_callbacks,
                     boundaries=(FLAGS.sample_every, FLAGS.checkpoint_every))
@@ -160,6 +185,14 @@ def run(load_images: Callable[[], "np.ndarray"], image_shape: Sequence[int]) -> 
         logging.warning("interrupted at step %d: checkpoint and outputs written; rerun the same "
                         "command to resume", trainer.step.numpy())
         raise SystemExit(130)
+    if FLAGS.eval_d_accuracy:
+        real = inputs.scale_images(load_images("test"), value_range).numpy()
+        accuracy = metrics.discriminator_accuracy(trainer.discriminator, trainer.generator, real,
+                                                  FLAGS.noise, seed=FLAGS.seed)
+        atomic.write_text(os.path.join(FLAGS.run_dir, "d_accuracy.json"),
+                          json.dumps(accuracy, indent=2) + "\n")
+        logging.info("D accuracy: %.4f on %d test images, %.4f on as many fakes",
+                     accuracy["real"], len(real), accuracy["fake"])
     logging.info("wrote %s", FLAGS.run_dir)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from absl import app
 
 from experiments import common
-from keras_gan.errors import exit_on_user_error
+from keras_gan.errors import exit_on_user_error, parse_flags_or_exit
 
 FLAGS = common.FLAGS
 
@@ -18,8 +18,8 @@ def main(argv):
         common.fail_on_extra_arguments(argv)
     from keras_gan import data
 
-    common.run(lambda: data.load_mnist(FLAGS.data_dir, FLAGS.train_split)[0], (28, 28, 1))
+    common.run(lambda split: data.load_mnist(FLAGS.data_dir, split)[0], image_size=28)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -48,6 +48,26 @@ class SampleGrid(keras.callbacks.Callback):
             self.write(self._last_step)
 
 
+class GridHistory(keras.callbacks.Callback):
+    """One row of G(fixed_noise) per epoch, stacked into one picture (the blog's history image),
+    rewritten at every epoch end so an interrupted run still shows its history."""
+
+    def __init__(self, generator: keras.Model, fixed_noise: np.ndarray, path: str,
+                 value_range: Tuple[float, float], columns: int = 10):
+        super().__init__()
+        self.generator, self.fixed_noise = generator, fixed_noise[:columns]
+        self.path, self.value_range = path, value_range
+        self._rows = []
+
+    def on_train_begin(self, logs=None):
+        self._rows = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._rows.append(np.asarray(self.generator(self.fixed_noise, training=False)))
+        plotting.write_grid(self.path, np.concatenate(self._rows), self.value_range,
+                            columns=len(self.fixed_noise))
+
+
 class StepCSVLogger(keras.callbacks.Callback):
     """Appends one CSV row per training step (losses, D(x), D(G(z)) before and after D's update).
 
@@ -103,7 +123,8 @@ class LossCurves(keras.callbacks.Callback):
             self.png_path, history["step"],
             [{"D loss": history["d_loss"], "G loss": history["g_loss"]},
              {"D(x)": history["d_real"], "D(G(z)) in D step": history["d_fake"],
-              "D(G(z)) in G step": history["d_fake_after"]}],
+              "D(G(z)) in G step": history["d_fake_after"],
+              "mean D(x) / (D(x) + D(G(z)))": history["divergence"]}],
             ["losses", "discriminator outputs"], self.smoothing)
 
 
@@ -189,10 +210,13 @@ def standard_callbacks(run_dir: str, generator: keras.Model, fixed_noise: np.nda
                        value_range: Tuple[float, float], manager: tf.train.CheckpointManager,
                        *, global_batch_size: int, steps_per_epoch: int, start_step: int,
                        total_steps: int, sample_every: int, log_every: int, checkpoint_every: int,
-                       smoothing: int = 0) -> Sequence[keras.callbacks.Callback]:
+                       smoothing: int = 0, grid_history: bool = False
+                       ) -> Sequence[keras.callbacks.Callback]:
     """The callbacks every experiment writes its run directory with."""
     csv_path = os.path.join(run_dir, "history.csv")
-    return [
+    history = [GridHistory(generator, fixed_noise, os.path.join(run_dir, "grid_history.png"),
+                           value_range)] if grid_history else []
+    return history + [
         StepCSVLogger(csv_path, start_step),
         SampleGrid(generator, fixed_noise, os.path.join(run_dir, "samples"), value_range,
                    sample_every),

@@ -126,3 +126,74 @@ def parse_value_range(text: str) -> Tuple[float, float]:
     if key not in VALUE_RANGES:
         raise KerasGanError(f"--value_range={text}: expected one of {', '.join(VALUE_RANGES)}")
     return VALUE_RANGES[key]
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# Training images live in memory and in the input graph; past this, ask for --max_images.
+MAX_IN_MEMORY_BYTES = 1_500_000_000
+
+
+def resize_and_center_crop(image, size: int):
+    """Resizes the shorter side to `size`, then crops the centre square (the DCGAN tutorial's
+    Resize + CenterCrop), for one uint8 (H, W, C) image."""
+    import tensorflow as tf
+
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    scale = size / tf.cast(tf.minimum(height, width), tf.float32)
+    new_size = tf.cast(tf.math.ceil(tf.cast(tf.stack([height, width]), tf.float32) * scale),
+                       tf.int32)
+    resized = tf.image.resize(image, new_size, antialias=True)
+    cropped = tf.image.resize_with_crop_or_pad(resized, size, size)
+    return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
+
+
+def _check_memory(count: int, size: int, channels: int, flag: str) -> None:
+    if count * size * size * channels > MAX_IN_MEMORY_BYTES:
+        raise KerasGanError(f"{flag}: {count} images of {size}x{size}x{channels} do not fit the "
+                            f"in-memory pipeline; pass --max_images (e.g. 100000)")
+
+
+def load_image_folder(directory: str, size: int, channels: int, max_images: int = 0
+                      ) -> np.ndarray:
+    """Every JPEG/PNG below `directory`, resized and centre-cropped to size x size, as uint8."""
+    import tensorflow as tf
+
+    if not os.path.isdir(directory):
+        raise KerasGanError(f"--image_dir={directory}: not a directory")
+    paths = sorted(os.path.join(root, name) for root, _, names in os.walk(directory)
+                   for name in names if name.lower().endswith(IMAGE_SUFFIXES))
+    if not paths:
+        raise KerasGanError(f"--image_dir={directory}: no JPEG or PNG images in it")
+    paths = paths[:max_images] if max_images else paths
+    _check_memory(len(paths), size, channels, f"--image_dir={directory}")
+    images = np.empty((len(paths), size, size, channels), np.uint8)
+    for index, path in enumerate(paths):
+        try:
+            image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
+                                       expand_animations=False)
+        except tf.errors.OpError as error:
+            raise KerasGanError(f"{path}: not a readable JPEG or PNG image "
+                                f"({error.message.splitlines()[0]})") from None
+        images[index] = resize_and_center_crop(image, size).numpy()
+    return images
+
+
+def load_tfds_images(name: str, split: str, size: int, max_images: int = 0,
+                     tfds_dir: str | None = None) -> np.ndarray:
+    """Images of a prepared tfds dataset (e.g. `celeb_a`), resized and centre-cropped."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=tfds_dir)
+    if not builder.is_prepared():
+        raise KerasGanError(f"tfds dataset {name} is not prepared here (it cannot be downloaded "
+                            f"offline); pass --image_dir with a folder of JPEG/PNG images")
+    dataset = builder.as_dataset(split=split)
+    if max_images:
+        dataset = dataset.take(max_images)
+    count = int(dataset.cardinality())
+    channels = builder.info.features["image"].shape[-1]
+    _check_memory(count, size, channels, f"tfds {name}")
+    dataset = dataset.map(lambda example: resize_and_center_crop(example["image"], size),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    return np.stack(list(tfds.as_numpy(dataset)))

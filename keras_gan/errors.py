@@ -13,6 +13,18 @@ class KerasGanError(Exception):
     """
 
 
+def parse_flags_or_exit(argv: list[str]) -> list[str]:
+    """An absl `flags_parser`: a bad flag, flagfile or config key is one line and status 2
+    (absl's own parser prints usage hints and exits 1)."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
 def exit_on_user_error(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
     """Wraps an absl `main` so a KerasGanError becomes `error: ...` on stderr and status 2."""
 

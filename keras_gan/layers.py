@@ -1,7 +1,10 @@
-"""Custom layers: a BatchNormalization whose freeze keeps batch statistics, and Maxout."""
+"""Custom layers: BatchNormalization whose freeze keeps batch statistics, Maxout, and a
+replica-aware Dropout."""
 from __future__ import annotations
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 
@@ -64,3 +67,42 @@ class Maxout(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "pieces": self.pieces,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class Dropout(keras.layers.Layer):
+    """Inverted dropout whose masks differ across replicas and replay exactly after a resume.
+
+    Keras's Dropout draws from a SeedGenerator that every replica shares, so all replicas would
+    drop the same units (SPEC 7). Here each call draws a stateless mask from (seed, call counter)
+    with the replica id folded in; the counter is a checkpointed variable. `spatial=True` drops
+    whole channels (PyTorch's Dropout2d).
+    """
+
+    def __init__(self, rate: float, spatial: bool = False, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.spatial = float(rate), spatial
+        self.seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
+
+    def build(self, input_shape):
+        self.calls = self.add_weight(shape=(), dtype="int64", initializer="zeros",
+                                     trainable=False, aggregation="only_first_replica",
+                                     name="calls")
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0.0:
+            return inputs
+        context = tf.distribute.get_replica_context()
+        replica = context.replica_id_in_sync_group if context else 0
+        seed = tf.random.experimental.stateless_fold_in(
+            tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.calls, tf.int64)]), replica)
+        self.calls.assign_add(1)
+        shape = tf.shape(inputs)
+        if self.spatial:
+            shape = tf.concat([shape[:1], tf.ones_like(shape[1:-1]), shape[-1:]], 0)
+        keep = tf.random.stateless_uniform(shape, seed, dtype=inputs.dtype) >= self.rate
+        return tf.where(keep, inputs / (1.0 - self.rate), tf.zeros_like(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "spatial": self.spatial,
+                "seed": self.seed}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from absl import app, flags
 
-from keras_gan.errors import KerasGanError, exit_on_user_error
+from keras_gan.errors import KerasGanError, exit_on_user_error, parse_flags_or_exit
 
 flags.DEFINE_string("model", None, "Directory of an exported generator SavedModel (RUN/generator).")
 flags.DEFINE_integer("num", 64, "How many images to draw.")
@@ -34,4 +34,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

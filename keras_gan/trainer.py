@@ -17,7 +17,7 @@ from keras_gan.errors import KerasGanError
 from keras_gan.models import build_combined
 
 ORDERS = ("g_first", "d_first")
-METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_fake_after")
+METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_fake_after", "divergence")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,8 +124,11 @@ class GANTrainer:
             if self.config.d_reduction == "mean":
                 loss = loss / 2.0
         self.d_optimizer.apply_gradients(zip(tape.gradient(loss, self._d_vars), self._d_vars))
-        return {"d_loss": loss, "d_real": _mean_probability(real_logits, batch),
-                "d_fake": _mean_probability(fake_logits, batch)}
+        real_p, fake_p = tf.sigmoid(real_logits), tf.sigmoid(fake_logits)
+        return {"d_loss": loss, "d_real": tf.reduce_sum(real_p) / batch,
+                "d_fake": tf.reduce_sum(fake_p) / batch,
+                # The heuristic GAN's "divergence": mean of D(x) / (D(x) + D(G(z))), pairwise.
+                "divergence": tf.reduce_sum(real_p / (real_p + fake_p)) / batch}
 
     def _g_replica(self, z: tf.Tensor) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
         with tf.GradientTape() as tape:

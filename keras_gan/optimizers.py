@@ -1,0 +1,66 @@
+"""Optimisers with the paper's schedules: per-step learning-rate decay and a momentum ramp."""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_gan.errors import KerasGanError
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class DecayWithFloor(keras.optimizers.schedules.LearningRateSchedule):
+    """pylearn2's ExponentialDecay: lr_t = max(lr_0 / factor^t, minimum), t in steps."""
+
+    def __init__(self, initial: float, factor: float, minimum: float):
+        self.initial, self.factor, self.minimum = initial, factor, minimum
+
+    def __call__(self, step):
+        decayed = self.initial / ops.power(self.factor, ops.cast(step, "float32"))
+        return ops.maximum(decayed, self.minimum)
+
+    def get_config(self):
+        return {"initial": self.initial, "factor": self.factor, "minimum": self.minimum}
+
+
+class RampedMomentumSGD(keras.optimizers.SGD):
+    """SGD whose momentum rises linearly from `momentum` to `final_momentum` over `ramp_steps`
+    (pylearn2's MomentumAdjustor: 0.5 -> 0.7 by epoch 250 in the paper)."""
+
+    def __init__(self, learning_rate, momentum: float, final_momentum: float, ramp_steps: int,
+                 **kwargs):
+        super().__init__(learning_rate, momentum=momentum, **kwargs)
+        self.final_momentum, self.ramp_steps = final_momentum, max(int(ramp_steps), 1)
+
+    def current_momentum(self):
+        progress = ops.minimum(ops.cast(self.iterations, "float32") / self.ramp_steps, 1.0)
+        return self.momentum + (self.final_momentum - self.momentum) * progress
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        velocity = self.momentums[self._get_variable_index(variable)]
+        momentum = ops.cast(self.current_momentum(), variable.dtype)
+        self.assign(velocity, ops.subtract(ops.multiply(velocity, momentum),
+                                           ops.multiply(gradient, learning_rate)))
+        self.assign_add(variable, velocity)
+
+
+def make_optimizer(flag_prefix: str, name: str, learning_rate: float, *, beta_1: float = 0.9,
+                   beta_2: float = 0.999, momentum: float = 0.0,
+                   final_momentum: float | None = None, momentum_ramp_steps: int = 1,
+                   decay_factor: float = 1.0, minimum_rate: float = 0.0) -> keras.Optimizer:
+    """An Adam or SGD optimiser from flag values (`flag_prefix` names them in errors)."""
+    if learning_rate <= 0:
+        raise KerasGanError(f"--{flag_prefix}_learning_rate={learning_rate}: expected > 0")
+    if decay_factor < 1.0:
+        raise KerasGanError(f"--{flag_prefix}_learning_rate_decay={decay_factor}: expected a "
+                            f"factor >= 1 (the rate is divided by it every step)")
+    rate = (DecayWithFloor(learning_rate, decay_factor, minimum_rate) if decay_factor > 1.0
+            else learning_rate)
+    if name == "adam":
+        return keras.optimizers.Adam(rate, beta_1, beta_2)
+    if name != "sgd":
+        raise KerasGanError(f"--{flag_prefix}_optimizer={name}: expected adam or sgd")
+    if final_momentum is not None and final_momentum != momentum:
+        return RampedMomentumSGD(rate, momentum, final_momentum, momentum_ramp_steps)
+    return keras.optimizers.SGD(rate, momentum=momentum)

@@ -1,0 +1,87 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_gan import models
+from keras_gan.errors import KerasGanError
+from keras_gan.layers import Dropout, Maxout
+
+
+def trainable_count(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+# (architecture, image shape, G params, D params): counted by hand from SPEC section 3.
+EXPECTED = [
+    ("paper_maxout", (28, 28, 1), 2_503_984, 1_231_441),
+    ("pytorch_mlp", (28, 28, 1), 1_510_032, 533_505),
+    ("blog_mlp", (28, 28, 1), 559_632, 467_841),
+    ("blog_mlp_bn", (28, 28, 1), 561_168, 467_841),
+    ("heuristic_mlp", (28, 28, 1), 1_964_714, 467_594),
+    ("dcgan32", (32, 32, 1), 1_049_985, 98_113),
+    ("dcgan64", (64, 64, 3), 3_576_704, 2_765_568),
+    ("dcgan64", (64, 64, 1), 3_574_656, 2_763_520),
+]
+
+
+@pytest.mark.parametrize("architecture, shape, g_params, d_params", EXPECTED)
+def test_parameter_counts_and_shapes_match_the_spec(architecture, shape, g_params, d_params):
+    generator, discriminator = models.build_gan(architecture, shape, 100)
+    assert trainable_count(generator) == g_params
+    assert trainable_count(discriminator) == d_params
+    z = np.random.RandomState(0).normal(size=(3, 100)).astype(np.float32)
+    images = generator(z, training=False).numpy()
+    assert images.shape == (3, *shape)
+    assert discriminator(images, training=False).shape == (3, 1)
+
+
+def test_paper_generator_output_bias_is_the_logit_of_the_pixel_means():
+    pixel_mean = np.random.RandomState(0).uniform(0.05, 0.95, (28, 28, 1))
+    generator, _ = models.build_gan("paper_maxout", (28, 28, 1), 100, pixel_mean)
+    bias = generator.layers[-2].bias.numpy()
+    np.testing.assert_allclose(1 / (1 + np.exp(-bias)), pixel_mean.ravel(), rtol=1e-5)
+    kernels = [layer.kernel.numpy() for layer in generator.layers if hasattr(layer, "kernel")]
+    assert all(np.abs(k).max() <= 0.05 for k in kernels)
+
+
+def test_paper_discriminator_has_maxout_and_the_papers_dropout():
+    _, discriminator = models.build_gan("paper_maxout", (28, 28, 1), 100)
+    maxouts = [l for l in discriminator.layers if isinstance(l, Maxout)]
+    dropouts = [l.rate for l in discriminator.layers if isinstance(l, Dropout)]
+    assert [(m.units, m.pieces) for m in maxouts] == [(240, 5), (240, 5)]
+    assert dropouts == [0.2, 0.5, 0.5]
+
+
+def test_dcgan_initialisation():
+    generator, _ = models.build_gan("dcgan64", (64, 64, 3), 100)
+    kernel = generator.layers[2].kernel.numpy()
+    gamma = generator.layers[3].gamma.numpy()
+    assert abs(kernel.std() - 0.02) < 0.002 and abs(kernel.mean()) < 0.002
+    assert abs(gamma.mean() - 1.0) < 0.01 and 0.01 < gamma.std() < 0.03
+
+
+@pytest.mark.parametrize("architecture, shape, message", [
+    ("pytorch_mlp", (64, 64, 1), "built for 28x28 images, not 64x64"),
+    ("dcgan64", (32, 32, 1), "built for 64x64 images, not 32x32"),
+    ("gan9000", (28, 28, 1), "--architecture=gan9000: unknown"),
+])
+def test_impossible_combinations_fail_early(architecture, shape, message):
+    with pytest.raises(KerasGanError, match=message):
+        models.build_gan(architecture, shape, 100)
+
+
+def test_dropout_masks_differ_per_call_and_replay_from_the_counter():
+    layer = Dropout(0.5, seed=3)
+    x = np.ones((4, 100), np.float32)
+    first, second = layer(x, training=True).numpy(), layer(x, training=True).numpy()
+    assert not np.array_equal(first, second)
+    assert set(np.unique(first)) == {0.0, 2.0}
+    layer.calls.assign(0)
+    np.testing.assert_array_equal(layer(x, training=True).numpy(), first)
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), x)
+
+
+def test_spatial_dropout_drops_whole_channels():
+    out = Dropout(0.5, spatial=True, seed=1)(np.ones((2, 4, 4, 8), np.float32), training=True)
+    per_channel = out.numpy().reshape(2, 16, 8)
+    assert (per_channel.min(axis=1) == per_channel.max(axis=1)).all()
