@@ -66,6 +66,13 @@ flags.DEFINE_integer("steps_per_call", 50, "Training steps fused into one tf.fun
 flags.DEFINE_bool("jit_compile", False, "Compile each replica's step with XLA.")
 flags.DEFINE_integer("curve_smoothing", 0, "Hanning window (steps) for the loss-curve PNG.")
 flags.DEFINE_bool("grid_history", False, "Also write a strip of fixed-noise samples per epoch.")
+flags.DEFINE_integer("eval_every_epochs", 0,
+                     "Score samples every N epochs during training (0: never); see --eval_metrics.")
+flags.DEFINE_list("eval_metrics", ["parzen"], "In-training metrics: parzen, fid, is, modes.")
+flags.DEFINE_integer("eval_samples", 2000, "Samples per in-training evaluation (cheap, not 10k).")
+flags.DEFINE_string("eval_classifier", "", "MNIST classifier for in-training fid / is / modes.")
+flags.DEFINE_string("eval_validation_split", "train[50000:51000]",
+                    "Images that choose the Parzen sigma (the paper's 1,000 validation images).")
 flags.DEFINE_bool("eval_d_accuracy", False,
                   "After training, D's accuracy on the test images and as many fakes.")
 FLAGS = flags.FLAGS
@@ -176,6 +183,8 @@ def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
         start_step=start_step, total_steps=total_steps, sample_every=FLAGS.sample_every,
         log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every,
         smoothing=FLAGS.curve_smoothing, grid_history=FLAGS.grid_history)
+    if FLAGS.eval_every_epochs:
+        run_callbacks.append(_evaluation_callback(trainer.generator, load_images, value_range))
     with _stop_on_signals(trainer.combined) as interrupted:
         trainer.fit(dataset, steps_per_epoch, total_steps, run_callbacks,
                     boundaries=(FLAGS.sample_every, FLAGS.checkpoint_every))
@@ -194,6 +203,23 @@ def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
         logging.info("D accuracy: %.4f on %d test images, %.4f on as many fakes",
                      accuracy["real"], len(real), accuracy["fake"])
     logging.info("wrote %s", FLAGS.run_dir)
+
+
+def _evaluation_callback(generator, load_images, value_range):
+    """Cheap MNIST metrics during training: Parzen on 1,000 validation images and the
+    classifier scores on --eval_samples samples."""
+    from keras_gan import callbacks, evaluation
+    from keras_gan.classifier import load_classifier
+
+    classifier = load_classifier(FLAGS.eval_classifier) if FLAGS.eval_classifier else None
+    as_pixels = lambda split: evaluation.to_mnist_pixels(load_images(split), (0, 255))  # noqa
+    reference = evaluation.MnistReference(as_pixels(FLAGS.eval_validation_split),
+                                          as_pixels("test")[:1000], classifier)
+    return callbacks.EvaluationCallback(
+        generator, lambda images: reference.evaluate(images, FLAGS.eval_metrics),
+        lambda images: evaluation.to_mnist_pixels(images, value_range), FLAGS.noise,
+        FLAGS.eval_samples, FLAGS.eval_every_epochs, os.path.join(FLAGS.run_dir, "eval_history.csv"),
+        os.path.join(FLAGS.run_dir, "tensorboard"), FLAGS.seed)
 
 
 @contextlib.contextmanager

@@ -206,6 +206,61 @@ class Checkpointer(keras.callbacks.Callback):
         self.save()
 
 
+class EvaluationCallback(keras.callbacks.Callback):
+    """Scores G's samples every `every_n_epochs` epochs (and at the end) with `evaluate`, a
+    function of (N, 28, 28, 1) images in [0, 1] returning named numbers; rows go to a CSV, the
+    numbers to TensorBoard."""
+
+    def __init__(self, generator: keras.Model, evaluate, to_pixels, noise: str, num_samples: int,
+                 every_n_epochs: int, csv_path: str, logdir: str, seed: int = 0):
+        super().__init__()
+        self.generator, self.evaluate, self.to_pixels = generator, evaluate, to_pixels
+        self.noise, self.num_samples, self.every_n_epochs = noise, num_samples, every_n_epochs
+        self.csv_path, self.logdir, self.seed = csv_path, logdir, seed
+        self._step = self._evaluated_step = None
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        self._writer = tf.summary.create_file_writer(self.logdir)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step = batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_n_epochs == 0:
+            self.run(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self._step is not None and self._evaluated_step != self._step:
+            self.run(None)
+
+    def run(self, epoch) -> dict:
+        from keras_gan.inputs import sample_noise
+
+        z_dim = int(self.generator.input_shape[-1])
+        z = sample_noise([self.num_samples, z_dim], self.noise,
+                         tf.constant([self.seed, -2], tf.int64))
+        images = np.concatenate([np.asarray(self.generator(z[i:i + 1000], training=False))
+                                 for i in range(0, self.num_samples, 1000)])
+        scores = {k: v for k, v in self.evaluate(self.to_pixels(images)).items()
+                  if isinstance(v, (int, float))}
+        row = {"step": self._step, "epoch": epoch if epoch is not None else "", **scores}
+        exists = os.path.exists(self.csv_path)
+        with open(self.csv_path, "a") as stream:
+            if not exists:
+                stream.write(",".join(row) + "\n")
+            stream.write(",".join(str(v) for v in row.values()) + "\n")
+        with self._writer.as_default(step=self._step):
+            for name, value in scores.items():
+                tf.summary.write(f"eval/{name}", tf.constant(float(value)),
+                                 metadata=ScalarSummaries._METADATA)
+        self._writer.flush()
+        self._evaluated_step = self._step
+        logging.info("evaluation at step %d: %s", self._step,
+                     "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        return scores
+
+
 def standard_callbacks(run_dir: str, generator: keras.Model, fixed_noise: np.ndarray,
                        value_range: Tuple[float, float], manager: tf.train.CheckpointManager,
                        *, global_batch_size: int, steps_per_epoch: int, start_step: int,
