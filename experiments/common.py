@@ -6,6 +6,7 @@ trainer, callbacks, checkpoints and export are all here, once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 from typing import Callable, Sequence
@@ -64,6 +65,9 @@ flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep
 flags.DEFINE_bool("resume", True, "Continue from RUN/checkpoints when it holds a checkpoint.")
 flags.DEFINE_integer("steps_per_call", 50, "Training steps fused into one tf.function call.")
 flags.DEFINE_bool("jit_compile", False, "Compile each replica's step with XLA.")
+flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"],
+                  "Keras dtype policy; mixed_float16 also scales the loss by --loss_scale (GPUs).")
+flags.DEFINE_float("loss_scale", 1024.0, "Static loss scale with --mixed_precision=mixed_float16.")
 flags.DEFINE_integer("curve_smoothing", 0, "Hanning window (steps) for the loss-curve PNG.")
 flags.DEFINE_bool("grid_history", False, "Also write a strip of fixed-noise samples per epoch.")
 flags.DEFINE_integer("eval_every_epochs", 0,
@@ -98,7 +102,8 @@ def _optimizer(net: str, steps_per_epoch: int):
         beta_2=value("beta_2"), momentum=value("momentum"),
         final_momentum=value("final_momentum"),
         momentum_ramp_steps=FLAGS.momentum_ramp_epochs * steps_per_epoch,
-        decay_factor=value("learning_rate_decay"), minimum_rate=value("learning_rate_min"))
+        decay_factor=value("learning_rate_decay"), minimum_rate=value("learning_rate_min"),
+        loss_scale=FLAGS.loss_scale if FLAGS.mixed_precision == "mixed_float16" else None)
 
 
 def fail_on_extra_arguments(argv: Sequence[str]) -> None:
@@ -118,47 +123,78 @@ def check_flags() -> None:
     _real_label_range()
 
 
-def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
-    """Trains the configured GAN and writes the run directory.
+@dataclasses.dataclass
+class Setup:
+    """What a program needs to train: the trainer, its data and how long an epoch is."""
 
-    `load_images(split)` gives uint8 (N, H, W, C) images of a split (`FLAGS.train_split` for
-    training, `test` for the D-accuracy evaluation); `image_size` is checked against the
-    architecture before anything is loaded.
+    strategy: object
+    trainer: object
+    images: "np.ndarray"
+    stream: object  # keras_gan.inputs.StreamSpec
+    value_range: tuple
+    steps_per_epoch: int
+
+    def distributed_stream(self, start_step: int):
+        from keras_gan import inputs
+
+        return self.strategy.distribute_datasets_from_function(
+            lambda context: inputs.training_stream(
+                self.images, self.stream, start_step * FLAGS.d_steps, context))
+
+
+def prepare(load_images: Callable[[str], "np.ndarray"], image_size: int, strategy=None,
+            **config_overrides) -> Setup:
+    """Checks the flags, loads the training images and builds the trainer they describe.
+
+    `load_images(split)` gives uint8 (N, H, W, C) images of a split; `image_size` is checked
+    against the architecture before anything is loaded. `config_overrides` replace fields of
+    the TrainerConfig (the benchmark's plain mode).
     """
-    import json
-
-    import numpy as np
-    import tensorflow as tf
     import keras
 
-    from keras_gan import atomic, callbacks, data, export, inputs, metrics, models
+    from keras_gan import data, inputs, models
     from keras_gan.strategy import make_strategy
     from keras_gan.trainer import GANTrainer, TrainerConfig
 
     check_flags()
     models.check_architecture(FLAGS.architecture, (image_size, image_size))
     value_range = data.parse_value_range(FLAGS.value_range)
-    strategy = make_strategy(FLAGS.strategy)
-    config = TrainerConfig(
-        global_batch_size=FLAGS.batch_size, g_loss=FLAGS.g_loss, d_style=FLAGS.d_style,
-        d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
-        steps_per_call=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
+    strategy = strategy or make_strategy(FLAGS.strategy)
+    config = TrainerConfig(**{
+        "global_batch_size": FLAGS.batch_size, "g_loss": FLAGS.g_loss, "d_style": FLAGS.d_style,
+        "d_reduction": FLAGS.d_reduction, "order": FLAGS.order, "d_steps": FLAGS.d_steps,
+        "steps_per_call": FLAGS.steps_per_call, "jit_compile": FLAGS.jit_compile,
+        **config_overrides})
     images = load_images(FLAGS.train_split)
-    image_shape = images.shape[1:]
     steps_per_epoch = inputs.batches_per_epoch(len(images), FLAGS.batch_size) // FLAGS.d_steps
     if steps_per_epoch < 1:
         raise KerasGanError(f"--batch_size={FLAGS.batch_size} x --d_steps={FLAGS.d_steps} is more "
                             f"than the {len(images)} training images")
+    pixel_mean = images.mean(axis=0) / 255.0
+    keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
+    keras.utils.set_random_seed(FLAGS.seed)
+    trainer = GANTrainer(
+        lambda: models.build_gan(FLAGS.architecture, images.shape[1:], FLAGS.z_dim, pixel_mean),
+        lambda: (_optimizer("g", steps_per_epoch), _optimizer("d", steps_per_epoch)),
+        config, strategy)
+    stream = inputs.StreamSpec(FLAGS.batch_size, FLAGS.z_dim, FLAGS.noise, value_range,
+                               _real_label_range(), FLAGS.seed)
+    return Setup(strategy, trainer, images, stream, value_range, steps_per_epoch)
+
+
+def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
+    """Trains the configured GAN and writes the run directory (see `prepare` for the args)."""
+    import json
+
+    import tensorflow as tf
+
+    from keras_gan import atomic, callbacks, export, inputs, metrics
+
+    setup = prepare(load_images, image_size)
+    trainer, value_range, steps_per_epoch = setup.trainer, setup.value_range, setup.steps_per_epoch
     total_steps = FLAGS.epochs * steps_per_epoch
     if FLAGS.max_steps:
         total_steps = min(total_steps, FLAGS.max_steps)
-    pixel_mean = images.mean(axis=0) / 255.0
-
-    keras.utils.set_random_seed(FLAGS.seed)
-    trainer = GANTrainer(
-        lambda: models.build_gan(FLAGS.architecture, image_shape, FLAGS.z_dim, pixel_mean),
-        lambda: (_optimizer("g", steps_per_epoch), _optimizer("d", steps_per_epoch)),
-        config, strategy)
     manager = tf.train.CheckpointManager(trainer.checkpoint, os.path.join(FLAGS.run_dir,
                                          "checkpoints"), max_to_keep=FLAGS.keep_checkpoints)
     if manager.latest_checkpoint and not FLAGS.resume:
@@ -171,10 +207,7 @@ def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
     os.makedirs(FLAGS.run_dir, exist_ok=True)
     atomic.write_text(os.path.join(FLAGS.run_dir, "flags.cfg"), FLAGS.flags_into_string())
 
-    spec = inputs.StreamSpec(FLAGS.batch_size, FLAGS.z_dim, FLAGS.noise, value_range,
-                             _real_label_range(), FLAGS.seed)
-    dataset = strategy.distribute_datasets_from_function(
-        lambda context: inputs.training_stream(images, spec, start_step * FLAGS.d_steps, context))
+    dataset = setup.distributed_stream(start_step)
     fixed_noise = inputs.sample_noise([FLAGS.sample_count, FLAGS.z_dim], FLAGS.noise,
                                       tf.constant([FLAGS.seed, -1], tf.int64)).numpy()
     run_callbacks = callbacks.standard_callbacks(

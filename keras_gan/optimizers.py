@@ -48,8 +48,16 @@ class RampedMomentumSGD(keras.optimizers.SGD):
 def make_optimizer(flag_prefix: str, name: str, learning_rate: float, *, beta_1: float = 0.9,
                    beta_2: float = 0.999, momentum: float = 0.0,
                    final_momentum: float | None = None, momentum_ramp_steps: int = 1,
-                   decay_factor: float = 1.0, minimum_rate: float = 0.0) -> keras.Optimizer:
-    """An Adam or SGD optimiser from flag values (`flag_prefix` names them in errors)."""
+                   decay_factor: float = 1.0, minimum_rate: float = 0.0,
+                   loss_scale: float | None = None) -> keras.Optimizer:
+    """An Adam or SGD optimiser from flag values (`flag_prefix` names them in errors).
+
+    `loss_scale` (float16 mixed precision) is Keras's static `loss_scale_factor`: the trainer
+    multiplies the loss by it (`scale_loss`) and `apply` divides the gradients by it. Keras
+    3.15's dynamic LossScaleOptimizer fails inside a custom step under any tf.distribute
+    strategy (its cond around merge_call), reproduced here; an overflow instead stops the run
+    through the trainer's divergence guard.
+    """
     if learning_rate <= 0:
         raise KerasGanError(f"--{flag_prefix}_learning_rate={learning_rate}: expected > 0")
     if decay_factor < 1.0:
@@ -58,9 +66,10 @@ def make_optimizer(flag_prefix: str, name: str, learning_rate: float, *, beta_1:
     rate = (DecayWithFloor(learning_rate, decay_factor, minimum_rate) if decay_factor > 1.0
             else learning_rate)
     if name == "adam":
-        return keras.optimizers.Adam(rate, beta_1, beta_2)
+        return keras.optimizers.Adam(rate, beta_1, beta_2, loss_scale_factor=loss_scale)
     if name != "sgd":
         raise KerasGanError(f"--{flag_prefix}_optimizer={name}: expected adam or sgd")
     if final_momentum is not None and final_momentum != momentum:
-        return RampedMomentumSGD(rate, momentum, final_momentum, momentum_ramp_steps)
-    return keras.optimizers.SGD(rate, momentum=momentum)
+        return RampedMomentumSGD(rate, momentum, final_momentum, momentum_ramp_steps,
+                                 loss_scale_factor=loss_scale)
+    return keras.optimizers.SGD(rate, momentum=momentum, loss_scale_factor=loss_scale)

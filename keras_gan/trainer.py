@@ -109,7 +109,7 @@ class GANTrainer:
 
     def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
         real, batch = element["real"], self.config.global_batch_size
-        fake = tf.stop_gradient(fake)
+        fake = tf.cast(tf.stop_gradient(fake), real.dtype)  # G may compute in float16
         with tf.GradientTape() as tape:
             if self.config.d_style == "concat":
                 logits = self.discriminator(tf.concat([real, fake], 0), training=True)
@@ -123,8 +123,12 @@ class GANTrainer:
                     + tf.nn.compute_average_loss(fake_losses, global_batch_size=batch))
             if self.config.d_reduction == "mean":
                 loss = loss / 2.0
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, self._d_vars), self._d_vars))
-        real_p, fake_p = tf.sigmoid(real_logits), tf.sigmoid(fake_logits)
+            # The identity unless the optimiser has a loss scale (float16 mixed precision).
+            scaled_loss = self.d_optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self._d_vars)
+        self.d_optimizer.apply_gradients(zip(gradients, self._d_vars))
+        real_p = tf.sigmoid(tf.cast(real_logits, tf.float32))  # logits may be float16
+        fake_p = tf.sigmoid(tf.cast(fake_logits, tf.float32))
         return {"d_loss": loss, "d_real": tf.reduce_sum(real_p) / batch,
                 "d_fake": tf.reduce_sum(fake_p) / batch,
                 # The heuristic GAN's "divergence": mean of D(x) / (D(x) + D(G(z))), pairwise.
@@ -136,7 +140,9 @@ class GANTrainer:
             loss = tf.nn.compute_average_loss(
                 losses.generator_loss(fake_logits, self.config.g_loss),
                 global_batch_size=self.config.global_batch_size)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, self._g_vars), self._g_vars))
+            scaled_loss = self.g_optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self._g_vars)
+        self.g_optimizer.apply_gradients(zip(gradients, self._g_vars))
         return {"g_loss": loss,
                 "d_fake_after": _mean_probability(fake_logits, self.config.global_batch_size)}, fake
 

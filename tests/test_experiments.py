@@ -98,3 +98,12 @@ def test_two_multi_worker_processes_end_with_identical_weights(mnist_dir, tmp_pa
     for name in names:
         np.testing.assert_array_equal(readers[0].get_tensor(name), readers[1].get_tensor(name))
     assert readers[0].get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 4
+
+
+def test_benchmark_reports_fast_and_plain_throughput_as_json():
+    result = run_module("experiments.benchmark", CONFIG, "--synthetic_data", "--steps=20",
+                        "--warmup_steps=5", "--steps_per_call=10", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["images_per_sec"] > 0 and summary["plain_images_per_sec"] > 0
+    assert "fast:" in result.stdout and "plain:" in result.stdout

@@ -160,3 +160,42 @@ def test_divergence_stops_with_the_step_and_saves_nothing(tmp_path):
     with pytest.raises(DivergenceError, match=r"training diverged: .* step \d+"):
         trainer.fit(dataset, 8, 100, [Checkpointer(manager, 1000)])
     assert manager.latest_checkpoint is None
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_steps_are_finite_with_float32_losses(policy):
+    from keras_gan.optimizers import make_optimizer
+
+    scale = 1024.0 if policy == "mixed_float16" else None
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        trainer = GANTrainer(
+            tiny_models, lambda: (make_optimizer("g", "adam", 1e-3, loss_scale=scale),
+                                  make_optimizer("d", "adam", 1e-3, loss_scale=scale)),
+            TrainerConfig(global_batch_size=BATCH, d_style="concat", steps_per_call=5),
+            tf.distribute.OneDeviceStrategy("/cpu:0"))
+        history = trainer.train_steps(stream(trainer), 10)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert trainer.generator.layers[1].compute_dtype == policy.split("_")[1]
+    assert all(np.isfinite(history[name]).all() for name in ("d_loss", "g_loss"))
+    assert trainer.g_optimizer.scale_loss(1.0) == (scale or 1.0)
+
+
+def test_fused_loop_traces_once_whatever_the_step_count():
+    trainer = make_trainer(steps_per_call=8)
+    iterator = stream(trainer)
+    for steps in (3, 8, 5, 8, 1):
+        trainer.train_steps(iterator, steps)
+    assert trainer._train_calls.experimental_get_tracing_count() == 1
+    assert trainer.step.numpy() == 25
+
+
+def test_fused_xla_calls_match_single_step_calls():
+    weights = []
+    for steps_per_call, jit in ((1, False), (5, True)):
+        trainer = make_trainer(d_batchnorm=False, steps_per_call=steps_per_call, jit_compile=jit)
+        trainer.train_steps(stream(trainer), 10)
+        weights.append(snapshot(trainer.generator) + snapshot(trainer.discriminator))
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,83 @@
+"""Times the real trainer (the code path experiments.vanilla / experiments.dcgan use) in its
+configured fast mode and, in the same run, in plain mode (one tf.function call per step, no
+XLA), so the speed-up is a ratio measured side by side.
+
+    python -m experiments.benchmark --flagfile=experiments/configs/gan_pytorch.cfg \
+        --data_dir=../shared/data/mnist [--steps=2000] [--json]
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from absl import app, flags
+
+from experiments import common
+from keras_gan.errors import KerasGanError, exit_on_user_error, parse_flags_or_exit
+
+flags.DEFINE_integer("steps", 2000, "Timed training steps per mode (after a warm-up).")
+flags.DEFINE_integer("warmup_steps", 200, "Untimed steps first (tracing, XLA compilation).")
+flags.DEFINE_bool("synthetic_data", False, "Random in-memory images instead of MNIST.")
+flags.DEFINE_bool("json", False, "End with one JSON line: images_per_sec, plain_images_per_sec.")
+flags.DEFINE_list("modes", ["fast", "plain"], "Which modes to time.")
+FLAGS = flags.FLAGS
+
+
+def load_images(split: str):
+    import numpy as np
+
+    from keras_gan import data, models
+
+    size = models.IMAGE_SIZES.get(FLAGS.architecture, 28)
+    if FLAGS.synthetic_data:
+        return np.random.RandomState(0).randint(0, 256, (60000, size, size, 1)).astype(np.uint8)
+    return data.resize_images(data.load_mnist(FLAGS.data_dir, split)[0], size)
+
+
+def time_mode(overrides: dict) -> dict:
+    from keras_gan import models
+
+    setup = common.prepare(load_images, models.IMAGE_SIZES.get(FLAGS.architecture, 28),
+                           **overrides)
+    iterator = iter(setup.distributed_stream(0))
+    setup.trainer.train_steps(iterator, FLAGS.warmup_steps)
+    started = time.perf_counter()
+    setup.trainer.train_steps(iterator, FLAGS.steps)
+    seconds = time.perf_counter() - started
+    images = FLAGS.steps * FLAGS.batch_size * FLAGS.d_steps
+    return {"images_per_sec": images / seconds, "steps_per_sec": FLAGS.steps / seconds,
+            "seconds": seconds}
+
+
+@exit_on_user_error
+def main(argv):
+    if len(argv) > 1:
+        common.fail_on_extra_arguments(argv)
+    if FLAGS.steps < 1 or FLAGS.warmup_steps < 0:
+        raise KerasGanError("--steps must be positive and --warmup_steps not negative")
+    modes = {"fast": {}, "plain": {"steps_per_call": 1, "jit_compile": False}}
+    unknown = set(FLAGS.modes) - set(modes)
+    if unknown:
+        raise KerasGanError(f"--modes: unknown {', '.join(sorted(unknown))}; expected fast, plain")
+    results = {}
+    for mode in FLAGS.modes:
+        results[mode] = time_mode(modes[mode])
+        print(f"{mode:>5}: {results[mode]['images_per_sec']:9.0f} images/s  "
+              f"{results[mode]['steps_per_sec']:8.1f} steps/s  ({FLAGS.architecture}, batch "
+              f"{FLAGS.batch_size}, steps_per_call {FLAGS.steps_per_call if mode == 'fast' else 1}"
+              f", xla {FLAGS.jit_compile and mode == 'fast'})", flush=True)
+    summary = {"architecture": FLAGS.architecture, "batch_size": FLAGS.batch_size,
+               "steps_per_call": FLAGS.steps_per_call, "jit_compile": FLAGS.jit_compile}
+    if "fast" in results:
+        summary["images_per_sec"] = round(results["fast"]["images_per_sec"], 1)
+    if "plain" in results:
+        summary["plain_images_per_sec"] = round(results["plain"]["images_per_sec"], 1)
+    if len(results) == 2:
+        summary["speedup"] = round(summary["images_per_sec"] / summary["plain_images_per_sec"], 3)
+        print(f"speed-up: {summary['speedup']:.2f}x")
+    if FLAGS.json:
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags_or_exit)
