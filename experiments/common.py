@@ -112,8 +112,6 @@ def fail_on_extra_arguments(argv: Sequence[str]) -> None:
 
 def check_flags() -> None:
     """Fails before anything is written when a flag cannot work."""
-    if not FLAGS.run_dir:
-        raise KerasGanError("--run_dir is required: the directory the run writes to")
     for name in ("batch_size", "epochs", "d_steps", "steps_per_call", "sample_every",
                  "sample_count", "log_every", "checkpoint_every", "keep_checkpoints", "z_dim"):
         if FLAGS[name].value < 1:
@@ -190,6 +188,8 @@ def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
 
     from keras_gan import atomic, callbacks, export, inputs, metrics
 
+    if not FLAGS.run_dir:
+        raise KerasGanError("--run_dir is required: the directory the run writes to")
     setup = prepare(load_images, image_size)
     trainer, value_range, steps_per_epoch = setup.trainer, setup.value_range, setup.steps_per_epoch
     total_steps = FLAGS.epochs * steps_per_epoch
