@@ -202,6 +202,10 @@ def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
                             f"({manager.latest_checkpoint}); pass --resume or a new --run_dir")
     if manager.latest_checkpoint:
         trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        from keras_gan.optimizers import reset_constant_learning_rate
+
+        reset_constant_learning_rate(trainer.g_optimizer, FLAGS.g_learning_rate)
+        reset_constant_learning_rate(trainer.d_optimizer, FLAGS.d_learning_rate)
         logging.info("resumed from %s at step %d", manager.latest_checkpoint, trainer.step.numpy())
     start_step = int(trainer.step.numpy())
     os.makedirs(FLAGS.run_dir, exist_ok=True)

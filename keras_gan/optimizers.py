@@ -73,3 +73,12 @@ def make_optimizer(flag_prefix: str, name: str, learning_rate: float, *, beta_1:
         return RampedMomentumSGD(rate, momentum, final_momentum, momentum_ramp_steps,
                                  loss_scale_factor=loss_scale)
     return keras.optimizers.SGD(rate, momentum=momentum, loss_scale_factor=loss_scale)
+
+
+def reset_constant_learning_rate(optimizer: keras.Optimizer, rate: float) -> None:
+    """Sets a constant learning rate after a checkpoint restore, which brings back the saved
+    one: a rate changed on the command line of a resumed run then takes effect. Schedules are
+    functions of the restored step and stay as they are."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        inner.learning_rate = rate

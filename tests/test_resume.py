@@ -6,6 +6,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_gan.callbacks import read_history
@@ -83,3 +84,88 @@ def test_sigterm_writes_a_final_checkpoint_and_the_outputs(mnist_dir, tmp_path):
     assert read_history(os.path.join(run_dir, "history.csv"))["step"][-1] == step
     for name in ("generator/saved_model.pb", "loss_curves.png", f"samples/step_{step:07d}.png"):
         assert os.path.exists(os.path.join(run_dir, name)), name
+
+
+def snapshot_tree(directory):
+    """Every file's bytes under `directory`, to prove a failed run touched nothing."""
+    files = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            files[os.path.relpath(path, directory)] = open(path, "rb").read()
+    return files
+
+
+TINY = ["--batch_size=8", "--checkpoint_every=4", "--sample_every=4", "--log_every=2",
+        "--steps_per_call=2"]
+
+
+def test_divergence_exits_nonzero_naming_the_step_and_keeps_the_good_checkpoint(mnist_dir,
+                                                                                 tmp_path):
+    run_dir = str(tmp_path / "run")
+    base = ["experiments.vanilla", "--flagfile=experiments/configs/gan_pytorch.cfg",
+            f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", *TINY]
+    assert run_module(*base, "--max_steps=4").returncode == 0
+    checkpoints = snapshot_tree(os.path.join(run_dir, "checkpoints"))
+    result = run_module(*base, "--max_steps=40", "--d_learning_rate=1e30",
+                        "--g_learning_rate=1e30")
+    assert result.returncode == 2, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: training diverged:") and "step" in last
+    assert snapshot_tree(os.path.join(run_dir, "checkpoints")) == checkpoints
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--flagfile=experiments/configs/no_such_variant.cfg"], "Unable to open flagfile"),
+    (["--batch_size=-3"], "--batch_size=-3: expected a positive integer"),
+    (["--noresume"], "already holds a run"),
+    (["--architecture=dcgan64"], "built for 64x64 images, not 28x28"),
+])
+def test_bad_input_leaves_an_existing_run_directory_as_it_was(mnist_dir, tmp_path, flags,
+                                                              message):
+    run_dir = str(tmp_path / "run")
+    base = ["experiments.vanilla", "--flagfile=experiments/configs/gan_pytorch.cfg",
+            f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", "--max_steps=4", *TINY]
+    assert run_module(*base).returncode == 0
+    before = snapshot_tree(run_dir)
+    result = run_module(*base, *flags)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and message in lines[-1]
+    assert "Traceback" not in result.stderr
+    assert snapshot_tree(run_dir) == before
+
+
+def test_unknown_config_key_is_one_line(mnist_dir, tmp_path):
+    config = tmp_path / "bad.cfg"
+    config.write_text("--architecture=pytorch_mlp\n--learning_rat=0.1\n")
+    result = run_module("experiments.vanilla", f"--flagfile={config}", f"--data_dir={mnist_dir}",
+                        f"--run_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "error: Unknown command line flag 'learning_rat'. Did you mean: d_learning_rate")
+    assert not (tmp_path / "run").exists()
+
+
+def test_truncated_idx_file_is_named_and_nothing_is_written(mnist_dir, tmp_path):
+    path = os.path.join(mnist_dir, "train-images-idx3-ubyte.gz")
+    import gzip
+
+    raw = gzip.open(path).read()
+    with gzip.open(path, "wb") as stream:
+        stream.write(raw[:-500])
+    result = run_module("experiments.vanilla", "--flagfile=experiments/configs/gan_pytorch.cfg",
+                        f"--data_dir={mnist_dir}", f"--run_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "train-images-idx3-ubyte.gz: truncated or corrupt IDX file" in last
+    assert not (tmp_path / "run").exists()
+
+
+def test_empty_data_directory_names_the_missing_file(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_module("experiments.vanilla", "--flagfile=experiments/configs/gan_pytorch.cfg",
+                        f"--data_dir={empty}", f"--run_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert "missing train-images-idx3-ubyte.gz" in result.stderr.strip().splitlines()[-1]
