@@ -13,6 +13,7 @@ import time
 from absl import app, flags
 
 from experiments import common
+from experiments import dcgan  # noqa: F401  (defines --dataset, --image_size ... so its configs parse)
 from keras_gan.errors import KerasGanError, exit_on_user_error, parse_flags_or_exit
 
 flags.DEFINE_integer("steps", 2000, "Timed training steps per mode (after a warm-up).")
