@@ -1,4 +1,5 @@
 """Shared fixtures: two logical CPUs (for MirroredStrategy tests) and tiny MNIST-format data."""
+import functools
 import gzip
 import os
 import struct
@@ -15,6 +16,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+
+@functools.lru_cache(maxsize=None)
+def two_cpu_mirrored() -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy over the two logical CPUs per process: separate instances reuse
+    collective keys and clash."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 def write_idx(path: str, array: np.ndarray) -> None:

@@ -1,5 +1,3 @@
-import functools
-
 import keras
 import numpy as np
 import pytest
@@ -8,15 +6,10 @@ import tensorflow as tf
 from keras_gan import inputs, losses
 from keras_gan.layers import BatchNormalization
 from keras_gan.trainer import GANTrainer, TrainerConfig
+from tests.conftest import two_cpu_mirrored
 
 IMAGE_SHAPE, Z_DIM, BATCH = (4, 4, 1), 3, 8
 IMAGES = np.random.RandomState(0).randint(0, 256, (64, *IMAGE_SHAPE)).astype(np.uint8)
-
-
-@functools.lru_cache(maxsize=None)
-def two_cpu_mirrored() -> tf.distribute.MirroredStrategy:
-    """One MirroredStrategy per process: separate instances reuse collective keys and clash."""
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 def tiny_models(d_batchnorm=True, seed=0):
