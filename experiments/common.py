@@ -38,8 +38,9 @@ flags.DEFINE_enum("d_style", "separate", ["separate", "concat"],
                   "D's batch: real and fake in separate calls, or one concatenated batch.")
 flags.DEFINE_enum("d_reduction", "mean", ["mean", "sum"],
                   "D's loss: mean or sum of the real-half and fake-half BCEs.")
-flags.DEFINE_enum("order", "g_first", ["g_first", "d_first"],
-                  "G step first (D reuses its fake batch) or D steps first (G gets fresh z).")
+flags.DEFINE_enum("order", "g_first", ["g_first", "d_first", "simultaneous"],
+                  "G step first (D reuses its fake batch), D steps first (G gets fresh z), or "
+                  "both from one forward pass (the paper's code; needs --d_steps=1).")
 flags.DEFINE_integer("d_steps", 1, "Algorithm 1's k: D steps per G step.")
 flags.DEFINE_list("real_label", ["1.0"],
                   "Label of real images: one value (e.g. 0.9) or a uniform range lo,hi (0.9,1.0).")

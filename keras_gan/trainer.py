@@ -16,7 +16,7 @@ from keras_gan import losses
 from keras_gan.errors import KerasGanError
 from keras_gan.models import build_combined
 
-ORDERS = ("g_first", "d_first")
+ORDERS = ("g_first", "d_first", "simultaneous")
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_fake_after", "divergence")
 
 
@@ -26,8 +26,8 @@ class TrainerConfig:
 
     d_style: `concat` trains D on one batch concat(real, fake); `separate` calls D on each half.
     d_reduction: D's loss is the `mean` (halves averaged) or the `sum` of the real and fake BCEs.
-    order: `g_first` (G step, then a D step on the same fake batch) or `d_first` (D steps, then a
-        G step on fresh z).
+    order: `g_first` (G step, then a D step on the same fake batch), `d_first` (D steps, then a
+        G step on fresh z) or `simultaneous` (both from one forward pass, as the paper's code).
     d_steps: Algorithm 1's k, D steps per G step; each D step takes a fresh real batch.
     steps_per_call: training steps fused into one `tf.function` call (like Keras's
         steps_per_execution); metrics come back once per call.
@@ -49,6 +49,9 @@ class TrainerConfig:
             if getattr(self, name) not in allowed:
                 raise KerasGanError(f"--{name}={getattr(self, name)}: expected one of "
                                     f"{', '.join(allowed)}")
+        if self.order == "simultaneous" and self.d_steps != 1:
+            raise KerasGanError(f"--order=simultaneous updates D and G from one forward pass: "
+                                f"expected --d_steps=1, not {self.d_steps}")
         for name in ("global_batch_size", "d_steps", "steps_per_call"):
             if getattr(self, name) < 1:
                 flag = "batch_size" if name == "global_batch_size" else name
@@ -100,6 +103,7 @@ class GANTrainer:
         self._g_replica_fn = compiled(self._g_replica)
         self._d_replica_fn = compiled(self._d_replica)
         self._fake_replica_fn = compiled(self._fake_replica)
+        self._simultaneous_replica_fn = compiled(self._simultaneous_replica)
         self._train_calls = tf.function(self._train_loop, reduce_retracing=True)
 
     # ----- one replica's work: reads top to bottom like the references -----------------------
@@ -107,32 +111,58 @@ class GANTrainer:
     def _fake_replica(self, z: tf.Tensor) -> tf.Tensor:
         return self.generator(z, training=True)
 
-    def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
+    def _discriminate(self, element: Dict[str, tf.Tensor], fake: tf.Tensor
+                      ) -> Tuple[tf.Tensor, tf.Tensor, Dict[str, tf.Tensor]]:
+        """D on the real and the fake half: its fake-half logits, its loss and its metrics."""
         real, batch = element["real"], self.config.global_batch_size
-        fake = tf.cast(tf.stop_gradient(fake), real.dtype)  # G may compute in float16
+        fake = tf.cast(fake, real.dtype)  # G may compute in float16
+        if self.config.d_style == "concat":
+            logits = self.discriminator(tf.concat([real, fake], 0), training=True)
+            real_logits, fake_logits = tf.split(logits, 2)
+        else:
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+        real_losses, fake_losses = losses.discriminator_losses(
+            real_logits, fake_logits, element["real_labels"])
+        loss = (tf.nn.compute_average_loss(real_losses, global_batch_size=batch)
+                + tf.nn.compute_average_loss(fake_losses, global_batch_size=batch))
+        if self.config.d_reduction == "mean":
+            loss = loss / 2.0
+        real_p = tf.sigmoid(tf.cast(real_logits, tf.float32))  # logits may be float16
+        fake_p = tf.sigmoid(tf.cast(fake_logits, tf.float32))
+        return fake_logits, loss, {
+            "d_loss": loss, "d_real": tf.reduce_sum(real_p) / batch,
+            "d_fake": tf.reduce_sum(fake_p) / batch,
+            # The heuristic GAN's "divergence": mean of D(x) / (D(x) + D(G(z))), pairwise.
+            "divergence": tf.reduce_sum(real_p / (real_p + fake_p)) / batch}
+
+    def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
-            if self.config.d_style == "concat":
-                logits = self.discriminator(tf.concat([real, fake], 0), training=True)
-                real_logits, fake_logits = tf.split(logits, 2)
-            else:
-                real_logits = self.discriminator(real, training=True)
-                fake_logits = self.discriminator(fake, training=True)
-            real_losses, fake_losses = losses.discriminator_losses(
-                real_logits, fake_logits, element["real_labels"])
-            loss = (tf.nn.compute_average_loss(real_losses, global_batch_size=batch)
-                    + tf.nn.compute_average_loss(fake_losses, global_batch_size=batch))
-            if self.config.d_reduction == "mean":
-                loss = loss / 2.0
+            _, loss, metrics = self._discriminate(element, tf.stop_gradient(fake))
             # The identity unless the optimiser has a loss scale (float16 mixed precision).
             scaled_loss = self.d_optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self._d_vars)
         self.d_optimizer.apply_gradients(zip(gradients, self._d_vars))
-        real_p = tf.sigmoid(tf.cast(real_logits, tf.float32))  # logits may be float16
-        fake_p = tf.sigmoid(tf.cast(fake_logits, tf.float32))
-        return {"d_loss": loss, "d_real": tf.reduce_sum(real_p) / batch,
-                "d_fake": tf.reduce_sum(fake_p) / batch,
-                # The heuristic GAN's "divergence": mean of D(x) / (D(x) + D(G(z))), pairwise.
-                "divergence": tf.reduce_sum(real_p / (real_p + fake_p)) / batch}
+        return metrics
+
+    def _simultaneous_replica(self, element: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """The original code's update (pylearn2 `AdversaryCost2`): one forward pass of G and D,
+        D's gradients from its loss and G's from its own loss on the same fake logits (same
+        dropout masks), both applied to the weights that produced them."""
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self.generator(element["z_g"], training=True)
+            fake_logits, d_loss, metrics = self._discriminate(element, fake)
+            g_loss = tf.nn.compute_average_loss(
+                losses.generator_loss(fake_logits, self.config.g_loss),
+                global_batch_size=self.config.global_batch_size)
+            scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+        d_gradients = tape.gradient(scaled_d_loss, self._d_vars)
+        g_gradients = tape.gradient(scaled_g_loss, self._g_vars)
+        del tape
+        self.d_optimizer.apply_gradients(zip(d_gradients, self._d_vars))
+        self.g_optimizer.apply_gradients(zip(g_gradients, self._g_vars))
+        return {**metrics, "g_loss": g_loss, "d_fake_after": metrics["d_fake"]}
 
     def _g_replica(self, z: tf.Tensor) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
         with tf.GradientTape() as tape:
@@ -166,6 +196,8 @@ class GANTrainer:
 
     def _train_step(self, elements) -> Dict[str, tf.Tensor]:
         """One training step: one G update and `d_steps` D updates, in the configured order."""
+        if self.config.order == "simultaneous":
+            return self.strategy.run(self._simultaneous_replica_fn, args=(elements[0],))
         if self.config.order == "g_first":
             g_metrics, fake = self.g_update(elements[0]["z_g"])
             d_metrics = self.d_update(elements[0], fake)

@@ -97,6 +97,33 @@ def test_d_loss_is_the_documented_bce(d_style, d_reduction, factor):
     np.testing.assert_allclose(float(metrics["d_real"]), real_p.mean(), rtol=1e-5)
 
 
+def test_simultaneous_step_applies_both_gradients_of_one_forward_pass():
+    """pylearn2's AdversaryCost2: d_obj and g_obj from the same fake batch, both updates at once."""
+    trainer = make_trainer(d_batchnorm=False, order="simultaneous")
+    element = next(stream(trainer))
+    g_vars, d_vars = trainer.generator.trainable_variables, trainer.discriminator.trainable_variables
+    with tf.GradientTape(persistent=True) as tape:
+        fake_logits = trainer.discriminator(trainer.generator(element["z_g"], training=True))
+        real_logits = trainer.discriminator(element["real"])
+        d_loss = tf.reduce_mean(losses.discriminator_losses(real_logits, fake_logits, 1.0))
+        g_loss = tf.reduce_mean(losses.generator_loss(fake_logits, "non_saturating"))
+    expected_g = [v - 0.1 * g for v, g in zip(g_vars, tape.gradient(g_loss, g_vars))]
+    expected_d = [v - 0.1 * g for v, g in zip(d_vars, tape.gradient(d_loss, d_vars))]
+    expected = [v.numpy() for v in expected_g + expected_d]
+    metrics = trainer.train_steps(stream(trainer), 1)  # its first element is `element`
+    np.testing.assert_allclose(metrics["d_loss"][0], d_loss.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(metrics["g_loss"][0], g_loss.numpy(), rtol=1e-5)
+    for want, got in zip(expected, g_vars + d_vars):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_simultaneous_order_takes_one_d_step():
+    from keras_gan.errors import KerasGanError
+
+    with pytest.raises(KerasGanError, match="expected --d_steps=1, not 2"):
+        TrainerConfig(global_batch_size=BATCH, order="simultaneous", d_steps=2)
+
+
 def test_d_loss_falls_against_a_fixed_generator():
     trainer = make_trainer(d_batchnorm=False, g_rate=0.0, steps_per_call=50)
     history = trainer.train_steps(stream(trainer), 200)
@@ -104,7 +131,8 @@ def test_d_loss_falls_against_a_fixed_generator():
     assert trainer.step.numpy() == 200
 
 
-@pytest.mark.parametrize("order, d_steps", [("g_first", 1), ("d_first", 1), ("g_first", 2), ("d_first", 2)])
+@pytest.mark.parametrize("order, d_steps", [("g_first", 1), ("d_first", 1), ("g_first", 2),
+                                            ("d_first", 2), ("simultaneous", 1)])
 def test_mirrored_two_replicas_match_one_device(order, d_steps):
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
