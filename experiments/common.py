@@ -72,7 +72,8 @@ flags.DEFINE_bool("fused_optimizers", True,
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"],
                   "Keras dtype policy; mixed_float16 also scales the loss by --loss_scale (GPUs).")
 flags.DEFINE_float("loss_scale", 1024.0, "Static loss scale with --mixed_precision=mixed_float16.")
-flags.DEFINE_integer("curve_smoothing", 0, "Hanning window (steps) for the loss-curve PNG.")
+flags.DEFINE_integer("curve_smoothing", 0, "Hanning window (steps) of the smoothed lines in the "
+                     "loss-curve PNG; 0: 1% of the run; 1: raw values only.")
 flags.DEFINE_bool("grid_history", False, "Also write a strip of fixed-noise samples per epoch.")
 flags.DEFINE_integer("eval_every_epochs", 0,
                      "Score samples every N epochs during training (0: never); see --eval_metrics.")

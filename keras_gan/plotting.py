@@ -50,17 +50,28 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 def write_curves(path: str, steps: np.ndarray, panels: Sequence[Dict[str, np.ndarray]],
                  titles: Sequence[str], smoothing: int = 0) -> None:
-    """Atomically writes stacked line plots (one panel per dict of named series) as a PNG."""
+    """Atomically writes stacked line plots (one panel per dict of named series) as a PNG.
+
+    Per-step GAN losses are noisy enough to hide their trend, so each series is drawn faintly
+    and a Hanning-smoothed line over it; `smoothing` is the window in steps (0: 1% of the run,
+    1: raw only).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
+    window = smoothing or len(steps) // 100
     figure, axes = plt.subplots(len(panels), 1, figsize=(9, 3.2 * len(panels)), sharex=True,
                                 squeeze=False)
     for axis, series, title in zip(axes[:, 0], panels, titles):
         for name, values in series.items():
-            axis.plot(steps, smooth(np.asarray(values, float), smoothing), label=name, lw=1)
+            values = np.asarray(values, float)
+            raw, = axis.plot(steps, values, lw=0.5, alpha=0.25 if window >= 3 else 1.0)
+            if window >= 3:
+                axis.plot(steps, smooth(values, window), color=raw.get_color(), lw=1.2, label=name)
+            else:
+                raw.set_label(name)
         axis.set_title(title)
         axis.legend(loc="upper right")
         axis.grid(alpha=0.3)
