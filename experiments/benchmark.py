@@ -8,11 +8,11 @@ side by side.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 
 from absl import app, flags
+from absl.testing import flagsaver
 
 from experiments import common
 from experiments import dcgan  # noqa: F401  (defines --dataset, --image_size ... so its configs parse)
@@ -42,23 +42,10 @@ MODES = {"fast": {},
          "plain": {"steps_per_call": 1, "jit_compile": False, "fused_optimizers": False}}
 
 
-@contextlib.contextmanager
-def flag_values(overrides: dict):
-    """Sets flags for one timed mode, restoring them afterwards."""
-    saved = {name: FLAGS[name].value for name in overrides}
-    for name, value in overrides.items():
-        FLAGS[name].value = value
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            FLAGS[name].value = value
-
-
 def time_mode(mode: str) -> dict:
     from keras_gan import models
 
-    with flag_values(MODES[mode]):
+    with flagsaver.flagsaver(**MODES[mode]):
         setup = common.prepare(load_images, models.IMAGE_SIZES.get(FLAGS.architecture, 28))
         iterator = iter(setup.distributed_stream(0))
         setup.trainer.train_steps(iterator, FLAGS.warmup_steps)
