@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import time
 
-from absl import app, flags
+from absl import flags
 from absl.testing import flagsaver
 
 from experiments import common
 from experiments import dcgan  # noqa: F401  (defines --dataset, --image_size ... so its configs parse)
-from keras_gan.errors import KerasGanError, exit_on_user_error, parse_flags_or_exit
+from keras_gan import cli
+from keras_gan.errors import KerasGanError, exit_on_user_error
 
 flags.DEFINE_integer("steps", 2000, "Timed training steps per mode (after a warm-up).")
 flags.DEFINE_integer("warmup_steps", 200, "Untimed steps first (tracing, XLA compilation).")
@@ -24,6 +25,7 @@ flags.DEFINE_bool("synthetic_data", False, "Random in-memory images instead of M
 flags.DEFINE_bool("json", False, "End with one JSON line: images_per_sec, plain_images_per_sec.")
 flags.DEFINE_list("modes", ["fast", "plain"], "Which modes to time.")
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 
 
 def load_images(split: str):
@@ -31,7 +33,7 @@ def load_images(split: str):
 
     from keras_gan import data, models
 
-    size = models.IMAGE_SIZES.get(FLAGS.architecture, 28)
+    size = models.ARCHITECTURES[FLAGS.architecture].image_size
     if FLAGS.synthetic_data:
         return np.random.RandomState(0).randint(0, 256, (60000, size, size, 1)).astype(np.uint8)
     return data.resize_images(data.load_mnist(FLAGS.data_dir, split)[0], size)
@@ -46,7 +48,7 @@ def time_mode(mode: str) -> dict:
     from keras_gan import models
 
     with flagsaver.flagsaver(**MODES[mode]):
-        setup = common.prepare(load_images, models.IMAGE_SIZES.get(FLAGS.architecture, 28))
+        setup = common.prepare(load_images, models.ARCHITECTURES[FLAGS.architecture].image_size)
         iterator = iter(setup.distributed_stream(0))
         setup.trainer.train_steps(iterator, FLAGS.warmup_steps)
         started = time.perf_counter()
@@ -88,4 +90,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags_or_exit)
+    cli.run(main)

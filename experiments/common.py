@@ -26,14 +26,29 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "mirrored", "one_device", "multi_
                   "auto: all GPUs if several, else one GPU, else the CPU; multi_worker reads "
                   "TF_CONFIG.")
 # --- the GAN recipe ---
-flags.DEFINE_string("architecture", "pytorch_mlp", "G/D pair from keras_gan.models.ARCHITECTURES.")
+flags.DEFINE_enum("architecture", "pytorch_mlp", ["paper_maxout", "pytorch_mlp", "blog_mlp",
+                  "blog_mlp_bn", "heuristic_mlp", "dcgan32", "dcgan64", "pacgan_mlp"],
+                  "G/D pair (keras_gan.models.ARCHITECTURES); each is built for one data shape.")
 flags.DEFINE_integer("z_dim", 100, "Size of the noise vector z.")
 flags.DEFINE_enum("noise", "normal", ["normal", "uniform"],
                   "Prior of z: N(0, 1), or uniform on [-sqrt 3, sqrt 3].")
 flags.DEFINE_enum("value_range", "-1,1", ["-1,1", "0,1"], "Range the pixels are scaled to.")
 flags.DEFINE_string("train_split", "train", "Training split, tfds syntax (e.g. train[:50000]).")
+flags.DEFINE_enum("objective", "bce", ["bce", "least_squares", "hinge", "wasserstein"],
+                  "The game (SPEC 8): the paper's cross-entropy, least squares (Mao et al.), hinge "
+                  "(Lim & Ye; Miyato et al.) or Wasserstein (Arjovsky et al.; use a penalty or "
+                  "--spectral_norm, and --d_steps=5).")
 flags.DEFINE_enum("g_loss", "non_saturating", ["non_saturating", "minimax"],
-                  "G's loss: -log D(G(z)) (the paper's heuristic) or log(1 - D(G(z))).")
+                  "bce's G loss: -log D(G(z)) (the paper's heuristic) or log(1 - D(G(z))).")
+flags.DEFINE_enum("penalty", "none", ["none", "gradient", "r1"],
+                  "Added to D's loss: WGAN-GP's (||grad D(x^)|| - 1)^2 on real/fake interpolates "
+                  "(Gulrajani et al.) or R1's 1/2 ||grad D(x)||^2 on real data (Mescheder et al.).")
+flags.DEFINE_float("penalty_weight", 10.0, "Weight of --penalty (WGAN-GP's lambda, R1's gamma).")
+flags.DEFINE_bool("spectral_norm", False,
+                  "Spectrally normalise D's Dense, Conv2D and Maxout layers (Miyato et al. 2018).")
+flags.DEFINE_float("g_ema_decay", 0.0,
+                   "Keep an exponential moving average of G's weights with this decay (e.g. "
+                   "0.999; 0: off); grids, evaluation and generator/ use it, generator_raw/ is G.")
 flags.DEFINE_enum("d_style", "separate", ["separate", "concat"],
                   "D's batch: real and fake in separate calls, or one concatenated batch.")
 flags.DEFINE_enum("d_reduction", "mean", ["mean", "sum"],
@@ -124,7 +139,9 @@ def check_flags() -> None:
             raise KerasGanError(f"--{name}={FLAGS[name].value}: expected a positive integer")
     if FLAGS.max_steps < 0:
         raise KerasGanError(f"--max_steps={FLAGS.max_steps}: expected 0 (no limit) or more")
-    _real_label_range()
+    from keras_gan.objectives import make_objective
+
+    make_objective(FLAGS.objective, FLAGS.g_loss, _real_label_range())
 
 
 @dataclasses.dataclass
@@ -160,11 +177,13 @@ def prepare(load_images: Callable[[str], "np.ndarray"], image_size: int, strateg
     from keras_gan.trainer import GANTrainer, TrainerConfig
 
     check_flags()
-    models.check_architecture(FLAGS.architecture, (image_size, image_size))
+    models.check_architecture(FLAGS.architecture, image_size)
     value_range = data.parse_value_range(FLAGS.value_range)
     strategy = strategy or make_strategy(FLAGS.strategy)
     config = TrainerConfig(
-        global_batch_size=FLAGS.batch_size, g_loss=FLAGS.g_loss, d_style=FLAGS.d_style,
+        global_batch_size=FLAGS.batch_size, objective=FLAGS.objective, g_loss=FLAGS.g_loss,
+        penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight,
+        g_ema_decay=FLAGS.g_ema_decay, d_style=FLAGS.d_style,
         d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
         steps_per_call=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
     images = load_images(FLAGS.train_split)
@@ -176,7 +195,8 @@ def prepare(load_images: Callable[[str], "np.ndarray"], image_size: int, strateg
     keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
     keras.utils.set_random_seed(FLAGS.seed)
     trainer = GANTrainer(
-        lambda: models.build_gan(FLAGS.architecture, images.shape[1:], FLAGS.z_dim, pixel_mean),
+        lambda: models.build_gan(FLAGS.architecture, images.shape[1:], FLAGS.z_dim, pixel_mean,
+                                 FLAGS.spectral_norm),
         lambda: (_optimizer("g", steps_per_epoch), _optimizer("d", steps_per_epoch)),
         config, strategy)
     stream = inputs.StreamSpec(FLAGS.batch_size, FLAGS.z_dim, FLAGS.noise, value_range,
@@ -184,53 +204,94 @@ def prepare(load_images: Callable[[str], "np.ndarray"], image_size: int, strateg
     return Setup(strategy, trainer, images, stream, value_range, steps_per_epoch)
 
 
-def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
-    """Trains the configured GAN and writes the run directory (see `prepare` for the args)."""
+def run(load_images: Callable[[str], "np.ndarray"], image_size: int | None, *,
+        draw_samples: Callable[[str, "np.ndarray"], None] | None = None,
+        evaluate: Callable[["np.ndarray"], dict] | None = None) -> dict:
+    """Trains the configured GAN and writes the run directory (see `prepare` for the args).
+
+    `draw_samples(path, samples)` pictures G's fixed-noise samples (default: an image grid).
+    `evaluate(samples)` scores G's samples every --eval_every_epochs and at the end (default:
+    the MNIST metrics, only with --eval_every_epochs); the last scores are returned.
+    """
+    import json
+
+    from keras_gan import run_directory
+
+    if not FLAGS.run_dir:
+        raise KerasGanError("--run_dir is required: the directory the run writes to")
+    run_directory.check_writable(FLAGS.run_dir)
+    setup = prepare(load_images, image_size)
+    run_directory.create(FLAGS.run_dir)
+    with run_directory.lock(FLAGS.run_dir):
+        return _train(setup, load_images, draw_samples, evaluate)
+
+
+# Flags a resumed run may change: how long it runs, what it logs and how fast it goes; paths
+# that may have moved. Every other flag changes the model, the data or the objective.
+CHANGEABLE_ON_RESUME = (
+    "epochs", "max_steps", "run_dir", "data_dir", "image_dir", "resume", "strategy",
+    "sample_every", "sample_count", "log_every", "checkpoint_every", "keep_checkpoints",
+    "steps_per_call", "jit_compile", "curve_smoothing", "grid_history", "g_learning_rate",
+    "d_learning_rate", "g_ema_decay", "eval_every_epochs", "eval_metrics", "eval_samples",
+    "eval_classifier", "eval_validation_split", "eval_d_accuracy", "json")
+
+
+def _train(setup: Setup, load_images, draw_samples, evaluate) -> dict:
+    """The part of `run` that holds the run directory's lock."""
     import json
 
     import tensorflow as tf
 
-    from keras_gan import atomic, callbacks, export, inputs, metrics
+    from keras_gan import atomic, callbacks, export, inputs, metrics, run_directory
 
-    if not FLAGS.run_dir:
-        raise KerasGanError("--run_dir is required: the directory the run writes to")
-    setup = prepare(load_images, image_size)
     trainer, value_range, steps_per_epoch = setup.trainer, setup.value_range, setup.steps_per_epoch
     total_steps = FLAGS.epochs * steps_per_epoch
     if FLAGS.max_steps:
         total_steps = min(total_steps, FLAGS.max_steps)
-    manager = tf.train.CheckpointManager(trainer.checkpoint, os.path.join(FLAGS.run_dir,
-                                         "checkpoints"), max_to_keep=FLAGS.keep_checkpoints)
-    if manager.latest_checkpoint and not FLAGS.resume:
+    checkpoints = os.path.join(FLAGS.run_dir, "checkpoints")
+    if run_directory.checkpoint_candidates(checkpoints) and not FLAGS.resume:
         raise KerasGanError(f"--run_dir={FLAGS.run_dir} already holds a run "
-                            f"({manager.latest_checkpoint}); pass --resume or a new --run_dir")
-    if manager.latest_checkpoint:
-        trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+                            f"({checkpoints}); pass --resume or a new --run_dir")
+    changes = run_directory.check_resumable_flags(FLAGS.run_dir, FLAGS, CHANGEABLE_ON_RESUME)
+    restored = run_directory.restore_newest(checkpoints, trainer.restore)
+    if restored:
         from keras_gan.optimizers import reset_constant_learning_rate
 
         reset_constant_learning_rate(trainer.g_optimizer, FLAGS.g_learning_rate)
         reset_constant_learning_rate(trainer.d_optimizer, FLAGS.d_learning_rate)
-        logging.info("resumed from %s at step %d", manager.latest_checkpoint, trainer.step.numpy())
+        logging.info("resumed from %s at step %d", restored, trainer.step.numpy())
+    manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoints,
+                                         max_to_keep=FLAGS.keep_checkpoints)
     start_step = int(trainer.step.numpy())
-    os.makedirs(FLAGS.run_dir, exist_ok=True)
-    atomic.write_text(os.path.join(FLAGS.run_dir, "flags.cfg"), FLAGS.flags_into_string())
+    run_directory.record_flags(FLAGS.run_dir, FLAGS)
+    run_directory.record_flag_changes(FLAGS.run_dir, changes, start_step)
 
     dataset = setup.distributed_stream(start_step)
     fixed_noise = inputs.sample_noise([FLAGS.sample_count, FLAGS.z_dim], FLAGS.noise,
                                       tf.constant([FLAGS.seed, -1], tf.int64)).numpy()
     run_callbacks = callbacks.standard_callbacks(
-        FLAGS.run_dir, trainer.generator, fixed_noise, value_range, manager,
+        FLAGS.run_dir, trainer.sampling_generator, fixed_noise, value_range, manager,
         global_batch_size=FLAGS.batch_size, steps_per_epoch=steps_per_epoch,
         start_step=start_step, total_steps=total_steps, sample_every=FLAGS.sample_every,
         log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every,
-        smoothing=FLAGS.curve_smoothing, grid_history=FLAGS.grid_history)
-    if FLAGS.eval_every_epochs:
-        run_callbacks.append(_evaluation_callback(trainer.generator, load_images, value_range))
+        metric_names=trainer.metric_names, smoothing=FLAGS.curve_smoothing,
+        grid_history=FLAGS.grid_history, draw_samples=draw_samples)
+    if evaluate is None and FLAGS.eval_every_epochs:
+        evaluate = _mnist_evaluation(load_images, value_range)
+    evaluation = evaluate and callbacks.EvaluationCallback(
+        trainer.sampling_generator, evaluate, FLAGS.noise, FLAGS.eval_samples,
+        FLAGS.eval_every_epochs, os.path.join(FLAGS.run_dir, "eval_history.csv"),
+        os.path.join(FLAGS.run_dir, "tensorboard"), FLAGS.seed)
+    if evaluation:
+        run_callbacks.append(evaluation)
     with _stop_on_signals(trainer.combined) as interrupted:
         trainer.fit(dataset, steps_per_epoch, total_steps, run_callbacks,
                     boundaries=(FLAGS.sample_every, FLAGS.checkpoint_every))
-    export.export_generator(trainer.generator, os.path.join(FLAGS.run_dir, "generator"),
+    export.export_generator(trainer.sampling_generator, os.path.join(FLAGS.run_dir, "generator"),
                             FLAGS.noise, value_range)
+    if trainer.ema:
+        export.export_generator(trainer.generator, os.path.join(FLAGS.run_dir, "generator_raw"),
+                                FLAGS.noise, value_range)
     if interrupted:
         logging.warning("interrupted at step %d: checkpoint and outputs written; rerun the same "
                         "command to resume", trainer.step.numpy())
@@ -244,23 +305,21 @@ def run(load_images: Callable[[str], "np.ndarray"], image_size: int) -> None:
         logging.info("D accuracy: %.4f on %d test images, %.4f on as many fakes",
                      accuracy["real"], len(real), accuracy["fake"])
     logging.info("wrote %s", FLAGS.run_dir)
+    return evaluation.scores if evaluation else {}
 
 
-def _evaluation_callback(generator, load_images, value_range):
+def _mnist_evaluation(load_images, value_range):
     """Cheap MNIST metrics during training: Parzen on 1,000 validation images and the
     classifier scores on --eval_samples samples."""
-    from keras_gan import callbacks, evaluation
+    from keras_gan import evaluation
     from keras_gan.classifier import load_classifier
 
     classifier = load_classifier(FLAGS.eval_classifier) if FLAGS.eval_classifier else None
     as_pixels = lambda split: evaluation.to_mnist_pixels(load_images(split), (0, 255))  # noqa
     reference = evaluation.MnistReference(as_pixels(FLAGS.eval_validation_split),
                                           as_pixels("test")[:1000], classifier)
-    return callbacks.EvaluationCallback(
-        generator, lambda images: reference.evaluate(images, FLAGS.eval_metrics),
-        lambda images: evaluation.to_mnist_pixels(images, value_range), FLAGS.noise,
-        FLAGS.eval_samples, FLAGS.eval_every_epochs, os.path.join(FLAGS.run_dir, "eval_history.csv"),
-        os.path.join(FLAGS.run_dir, "tensorboard"), FLAGS.seed)
+    return lambda images: reference.evaluate(evaluation.to_mnist_pixels(images, value_range),
+                                             FLAGS.eval_metrics)
 
 
 @contextlib.contextmanager

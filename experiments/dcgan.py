@@ -4,10 +4,11 @@
 """
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from experiments import common
-from keras_gan.errors import KerasGanError, exit_on_user_error, parse_flags_or_exit
+from keras_gan import cli
+from keras_gan.errors import KerasGanError, exit_on_user_error
 
 flags.DEFINE_enum("dataset", "mnist", ["mnist", "celeb_a"],
                   "Training images when --image_dir is empty: MNIST (tfds, or IDX files in "
@@ -17,6 +18,7 @@ flags.DEFINE_integer("image_size", 32, "Images are resized (and centre-cropped) 
 flags.DEFINE_integer("channels", 3, "Channels of --image_dir / celeb_a images (MNIST has 1).")
 flags.DEFINE_integer("max_images", 0, "Use at most this many training images; 0: all.")
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 
 
 def load_images(split: str):
@@ -44,4 +46,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags_or_exit)
+    cli.run(main)

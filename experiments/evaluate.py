@@ -10,9 +10,10 @@ import json
 import os
 import time
 
-from absl import app, flags
+from absl import flags
 
-from keras_gan.errors import KerasGanError, exit_on_user_error, parse_flags_or_exit
+from keras_gan import cli
+from keras_gan.errors import KerasGanError, exit_on_user_error
 
 flags.DEFINE_string("generator", None, "Exported generator SavedModel directory (RUN/generator).")
 flags.DEFINE_list("metrics", ["parzen", "fid", "is", "modes"], "Metrics to compute.")
@@ -46,7 +47,7 @@ def main(argv):
         raise KerasGanError("--generator is required: an exported generator (RUN/generator)")
     if FLAGS.num_samples < 2:
         raise KerasGanError(f"--num_samples={FLAGS.num_samples}: expected at least 2")
-    model = export.load_generator(FLAGS.generator)
+    model = export.load_generator(FLAGS.generator, "--generator")
     classifier = None
     if {"fid", "is", "modes"} & set(FLAGS.metrics):
         from keras_gan.classifier import load_classifier
@@ -68,4 +69,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags_or_exit)
+    cli.run(main)

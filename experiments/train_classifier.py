@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import os
 
-from absl import app, flags
+from absl import flags
 
-from keras_gan.errors import KerasGanError, exit_on_user_error, parse_flags_or_exit
+from keras_gan import cli
+from keras_gan.errors import KerasGanError, exit_on_user_error
 
 flags.DEFINE_string("data_dir", "", "Folder of the four MNIST IDX .gz files; empty: tfds `mnist`.")
 flags.DEFINE_string("out", "models/mnist_classifier.keras", "Where to save the classifier.")
@@ -53,4 +54,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags_or_exit)
+    cli.run(main)

@@ -4,12 +4,14 @@
 """
 from __future__ import annotations
 
-from absl import app
+from absl import flags
 
 from experiments import common
-from keras_gan.errors import exit_on_user_error, parse_flags_or_exit
+from keras_gan import cli
+from keras_gan.errors import exit_on_user_error
 
 FLAGS = common.FLAGS
+flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 
 
 @exit_on_user_error
@@ -22,4 +24,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags_or_exit)
+    cli.run(main)

@@ -1,4 +1,8 @@
-"""Writes that are never seen half-done: write beside the target, then rename over it."""
+"""Writes that are never seen half-done: write beside the target, then rename over it.
+
+Temporary files and directories are created private (mkstemp, mkdtemp); before the rename they
+get the modes any program would create them with under the user's umask.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -6,6 +10,12 @@ import os
 import shutil
 import tempfile
 from typing import Iterator
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str, data: bytes) -> None:
@@ -29,6 +39,7 @@ def directory(path: str) -> Iterator[str]:
     temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
     try:
         yield temporary
+        os.chmod(temporary, 0o777 & ~_umask())  # what is inside was created under the umask
         if os.path.isdir(path):
             old = temporary + ".old"
             os.rename(path, old)
@@ -48,7 +59,9 @@ def _temporary_name(path: str) -> Iterator[str]:
     os.close(descriptor)
     try:
         yield temporary
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import os
 import time
-from typing import Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -17,24 +17,23 @@ from absl import logging
 from tensorflow.core.framework import summary_pb2
 
 from keras_gan import atomic, plotting
-from keras_gan.trainer import METRICS
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Writes a PNG grid of G(fixed_noise) every `every_n_steps` steps and at the end."""
+    """Writes a PNG of G(fixed_noise) every `every_n_steps` steps and at the end, drawn by
+    `draw(path, samples)`: an image grid, or a scatter plot for 2-D points."""
 
     def __init__(self, generator: keras.Model, fixed_noise: np.ndarray, directory: str,
-                 value_range: Tuple[float, float], every_n_steps: int, columns: int | None = None):
+                 draw: Callable[[str, np.ndarray], None], every_n_steps: int):
         super().__init__()
         self.generator, self.fixed_noise, self.directory = generator, fixed_noise, directory
-        self.value_range, self.every_n_steps, self.columns = value_range, every_n_steps, columns
+        self.draw, self.every_n_steps = draw, every_n_steps
         self._last_written = None
         self._last_step = None
 
     def write(self, step: int) -> str:
         path = os.path.join(self.directory, f"step_{step:07d}.png")
-        images = self.generator(self.fixed_noise, training=False)
-        plotting.write_grid(path, np.asarray(images), self.value_range, self.columns)
+        self.draw(path, np.asarray(self.generator(self.fixed_noise, training=False)))
         self._last_written = step
         return path
 
@@ -69,19 +68,20 @@ class GridHistory(keras.callbacks.Callback):
 
 
 class StepCSVLogger(keras.callbacks.Callback):
-    """Appends one CSV row per training step (losses, D(x), D(G(z)) before and after D's update).
+    """Appends one CSV row per training step: the trainer's `metric_names` (losses, D(x),
+    D(G(z)) before and after D's update, and what the objective adds).
 
     On a resumed run, rows past the restored step (written after the last checkpoint) are dropped
     first, so the file continues exactly where the weights do.
     """
 
-    def __init__(self, path: str, start_step: int):
+    def __init__(self, path: str, start_step: int, names: Sequence[str]):
         super().__init__()
-        self.path, self.start_step = path, start_step
+        self.path, self.start_step, self.names = path, start_step, tuple(names)
         self._descriptor = None
 
     def on_train_begin(self, logs=None):
-        header = ",".join(("step", *METRICS)) + "\n"
+        header = ",".join(("step", *self.names)) + "\n"
         kept = header
         if os.path.exists(self.path):
             with open(self.path) as stream:
@@ -92,7 +92,7 @@ class StepCSVLogger(keras.callbacks.Callback):
         self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
     def on_train_batch_end(self, batch, logs=None):
-        row = ",".join([str(batch + 1)] + [f"{logs[name]:.6g}" for name in METRICS]) + "\n"
+        row = ",".join([str(batch + 1)] + [f"{logs[name]:.6g}" for name in self.names]) + "\n"
         os.write(self._descriptor, row.encode())  # one write per row: never a half row
 
     def on_train_end(self, logs=None):
@@ -119,13 +119,15 @@ class LossCurves(keras.callbacks.Callback):
         history = read_history(self.csv_path)
         if not history or not len(history["step"]):
             return
-        plotting.write_curves(
-            self.png_path, history["step"],
-            [{"D loss": history["d_loss"], "G loss": history["g_loss"]},
-             {"D(x)": history["d_real"], "D(G(z)) in D step": history["d_fake"],
-              "D(G(z)) in G step": history["d_fake_after"],
-              "mean D(x) / (D(x) + D(G(z)))": history["divergence"]}],
-            ["losses", "discriminator outputs"], self.smoothing)
+        panels = [{label: history[name] for name, label in labels.items() if name in history}
+                  for labels in self._PANELS]
+        plotting.write_curves(self.png_path, history["step"], panels,
+                              ["losses", "discriminator outputs"], self.smoothing)
+
+    _PANELS = ({"d_loss": "D loss", "g_loss": "G loss", "penalty": "D's penalty (unweighted)"},
+               {"d_real": "D(x)", "d_fake": "D(G(z)) in D step",
+                "d_fake_after": "D(G(z)) in G step",
+                "divergence": "mean D(x) / (D(x) + D(G(z)))"})
 
 
 class ProgressLogger(keras.callbacks.Callback):
@@ -207,18 +209,19 @@ class Checkpointer(keras.callbacks.Callback):
 
 
 class EvaluationCallback(keras.callbacks.Callback):
-    """Scores G's samples every `every_n_epochs` epochs (and at the end) with `evaluate`, a
-    function of (N, 28, 28, 1) images in [0, 1] returning named numbers; rows go to a CSV, the
-    numbers to TensorBoard."""
+    """Scores G's samples every `every_n_epochs` epochs (0: only at the end) and at the end with
+    `evaluate`, a function of G's outputs returning named numbers; rows go to a CSV, the
+    numbers to TensorBoard, the last scores stay in `scores`."""
 
-    def __init__(self, generator: keras.Model, evaluate, to_pixels, noise: str, num_samples: int,
+    def __init__(self, generator: keras.Model, evaluate, noise: str, num_samples: int,
                  every_n_epochs: int, csv_path: str, logdir: str, seed: int = 0):
         super().__init__()
-        self.generator, self.evaluate, self.to_pixels = generator, evaluate, to_pixels
+        self.generator, self.evaluate = generator, evaluate
         self.noise, self.num_samples, self.every_n_epochs = noise, num_samples, every_n_epochs
         self.csv_path, self.logdir, self.seed = csv_path, logdir, seed
         self._step = self._evaluated_step = None
         self._writer = None
+        self.scores = {}
 
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(self.logdir)
@@ -227,7 +230,7 @@ class EvaluationCallback(keras.callbacks.Callback):
         self._step = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every_n_epochs == 0:
+        if self.every_n_epochs and (epoch + 1) % self.every_n_epochs == 0:
             self.run(epoch + 1)
 
     def on_train_end(self, logs=None):
@@ -242,8 +245,8 @@ class EvaluationCallback(keras.callbacks.Callback):
                          tf.constant([self.seed, -2], tf.int64))
         images = np.concatenate([np.asarray(self.generator(z[i:i + 1000], training=False))
                                  for i in range(0, self.num_samples, 1000)])
-        scores = {k: v for k, v in self.evaluate(self.to_pixels(images)).items()
-                  if isinstance(v, (int, float))}
+        self.scores = self.evaluate(images)
+        scores = {k: v for k, v in self.scores.items() if isinstance(v, (int, float))}
         row = {"step": self._step, "epoch": epoch if epoch is not None else "", **scores}
         exists = os.path.exists(self.csv_path)
         with open(self.csv_path, "a") as stream:
@@ -265,16 +268,19 @@ def standard_callbacks(run_dir: str, generator: keras.Model, fixed_noise: np.nda
                        value_range: Tuple[float, float], manager: tf.train.CheckpointManager,
                        *, global_batch_size: int, steps_per_epoch: int, start_step: int,
                        total_steps: int, sample_every: int, log_every: int, checkpoint_every: int,
-                       smoothing: int = 0, grid_history: bool = False
+                       metric_names: Sequence[str], smoothing: int = 0,
+                       grid_history: bool = False,
+                       draw_samples: Callable[[str, np.ndarray], None] | None = None
                        ) -> Sequence[keras.callbacks.Callback]:
-    """The callbacks every experiment writes its run directory with."""
+    """The callbacks every experiment writes its run directory with. `draw_samples(path,
+    samples)` pictures G's fixed-noise samples; by default an image grid in `value_range`."""
     csv_path = os.path.join(run_dir, "history.csv")
+    draw = draw_samples or (lambda path, images: plotting.write_grid(path, images, value_range))
     history = [GridHistory(generator, fixed_noise, os.path.join(run_dir, "grid_history.png"),
                            value_range)] if grid_history else []
     return history + [
-        StepCSVLogger(csv_path, start_step),
-        SampleGrid(generator, fixed_noise, os.path.join(run_dir, "samples"), value_range,
-                   sample_every),
+        StepCSVLogger(csv_path, start_step, metric_names),
+        SampleGrid(generator, fixed_noise, os.path.join(run_dir, "samples"), draw, sample_every),
         ScalarSummaries(os.path.join(run_dir, "tensorboard"), log_every),
         ProgressLogger(global_batch_size, steps_per_epoch, total_steps, log_every),
         Checkpointer(manager, checkpoint_every),

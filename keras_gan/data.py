@@ -13,6 +13,7 @@ import zlib
 from typing import Tuple
 
 import numpy as np
+from absl import logging
 
 from keras_gan.errors import KerasGanError
 
@@ -167,15 +168,23 @@ def load_image_folder(directory: str, size: int, channels: int, max_images: int 
     paths = paths[:max_images] if max_images else paths
     _check_memory(len(paths), size, channels, f"--image_dir={directory}")
     images = np.empty((len(paths), size, size, channels), np.uint8)
-    for index, path in enumerate(paths):
+    broken, kept = [], 0
+    for path in paths:
         try:
             image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
                                        expand_animations=False)
-        except tf.errors.OpError as error:
-            raise KerasGanError(f"{path}: not a readable JPEG or PNG image "
-                                f"({error.message.splitlines()[0]})") from None
-        images[index] = resize_and_center_crop(image, size).numpy()
-    return images
+        except tf.errors.OpError:
+            broken.append(path)
+            continue
+        images[kept] = resize_and_center_crop(image, size).numpy()
+        kept += 1
+    if not kept:
+        raise KerasGanError(f"--image_dir={directory}: none of its {len(paths)} JPEG/PNG files "
+                            f"decodes (e.g. {broken[0]})")
+    if broken:
+        logging.warning("--image_dir=%s: skipped %d of %d files that do not decode as JPEG or "
+                        "PNG (e.g. %s)", directory, len(broken), len(paths), broken[0])
+    return images[:kept]
 
 
 def load_tfds_images(name: str, split: str, size: int, max_images: int = 0,

@@ -50,13 +50,14 @@ def export_generator(generator: keras.Model, path: str, noise: str,
         archive.write_out(temporary, verbose=False)
 
 
-def load_generator(path: str):
-    """Loads an exported generator with plain `tf.saved_model.load`, checking it is one."""
+def load_generator(path: str, flag: str = "--model"):
+    """Loads an exported generator with plain `tf.saved_model.load`, checking it is one; errors
+    name `flag`, the option the user gave the path with."""
     if not os.path.exists(os.path.join(path, "saved_model.pb")):
-        raise KerasGanError(f"--model={path}: not a SavedModel directory (no saved_model.pb); "
+        raise KerasGanError(f"{flag}={path}: not a SavedModel directory (no saved_model.pb); "
                             f"expected RUN/generator written by training")
     loaded = tf.saved_model.load(path)
     if not all(hasattr(loaded, name) for name in ("serving_default", "sample", "info")):
-        raise KerasGanError(f"--model={path}: a SavedModel, but not a keras_gan generator "
+        raise KerasGanError(f"{flag}={path}: a SavedModel, but not a keras_gan generator "
                             f"(no serving_default/sample/info endpoints)")
     return loaded

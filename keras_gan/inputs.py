@@ -49,7 +49,8 @@ def batches_per_epoch(num_examples: int, global_batch_size: int) -> int:
 
 def training_stream(images: np.ndarray, spec: StreamSpec, start_index: int = 0,
                     input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-    """Infinite stream of per-replica elements {real, real_labels, z_d, z_g}, from `start_index` on.
+    """Infinite stream of per-replica elements {real, real_labels, z_d, z_g, alpha}, from
+    `start_index` on; `alpha` ~ U[0, 1] per example mixes real and fake for a gradient penalty.
 
     Each global element is cut into contiguous per-replica slices; an input pipeline yields the
     slices of its own replicas in replica order, as `distribute_datasets_from_function` expects.
@@ -75,16 +76,20 @@ def training_stream(images: np.ndarray, spec: StreamSpec, start_index: int = 0,
         return tf.data.Dataset.from_tensor_slices(order)
 
     def element(index, ids):
-        z_d_seed, z_g_seed, label_seed = tf.unstack(tf.random.experimental.stateless_split(
-            tf.stack([seed + 1, index]), num=3))
+        z_d_seed, z_g_seed, label_seed, alpha_seed = tf.unstack(
+            tf.random.experimental.stateless_split(tf.stack([seed + 1, index]), num=4))
         batch = spec.global_batch_size
         z_d = sample_noise([batch, spec.z_dim], spec.noise, z_d_seed)[rows]
         z_g = sample_noise([batch, spec.z_dim], spec.noise, z_g_seed)[rows]
         labels = tf.random.stateless_uniform([batch], label_seed, *spec.real_label)[rows]
-        real = scale_images(tf.gather(all_images, ids[rows]), spec.value_range)
+        alpha = tf.random.stateless_uniform([batch], alpha_seed)[rows]
+        real = tf.gather(all_images, ids[rows])
+        # uint8 images are scaled to the value range; float data (2-D points) is used as is.
+        real = (scale_images(real, spec.value_range) if images.dtype == np.uint8
+                else tf.cast(real, tf.float32))
         split = lambda t: tf.reshape(t, [replicas_here, per_replica, *t.shape[1:]])  # noqa: E731
         return {"real": split(real), "real_labels": split(labels), "z_d": split(z_d),
-                "z_g": split(z_g)}
+                "z_g": split(z_g), "alpha": split(alpha)}
 
     start_epoch, skip = divmod(start_index, steps_per_epoch)
     index_batches = (tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max)

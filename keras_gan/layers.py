@@ -1,5 +1,5 @@
-"""Custom layers: BatchNormalization whose freeze keeps batch statistics, Maxout, and a
-replica-aware Dropout."""
+"""Custom layers: BatchNormalization and SpectralNormalization whose freeze keeps D still, Maxout,
+and a replica-aware Dropout."""
 from __future__ import annotations
 
 import keras
@@ -38,6 +38,19 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
+class SpectralNormalization(keras.layers.SpectralNormalization):
+    """Keras's spectral normalisation (Miyato et al. 2018) that stands still while frozen.
+
+    Keras's wrapper runs a power iteration and rewrites the kernel to W / sigma on every training
+    call. Inside GD, D is frozen for G's step: there neither the iteration vector nor the kernel
+    may move (the BatchNormalization trap, SPEC 8), so a frozen layer uses the kernel as it is.
+    """
+
+    def call(self, inputs, training=False):
+        return super().call(inputs, training=bool(training) and self.trainable)
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
 class Maxout(keras.layers.Layer):
     """Maxout (Goodfellow et al. 2013): h_i(x) = max_j (x W_ij + b_ij) over `pieces` linear pieces.
 
@@ -45,19 +58,21 @@ class Maxout(keras.layers.Layer):
     """
 
     def __init__(self, units: int, pieces: int, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", spectral_norm: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.units, self.pieces = units, pieces
+        self.units, self.pieces, self.spectral_norm = units, pieces, spectral_norm
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.linear = keras.layers.Dense(units * pieces, kernel_initializer=self.kernel_initializer,
                                          bias_initializer=self.bias_initializer)
+        if spectral_norm:
+            self.linear = SpectralNormalization(self.linear)
 
     def build(self, input_shape):
         self.linear.build(input_shape)
 
-    def call(self, inputs):
-        pieces = ops.reshape(self.linear(inputs), (-1, self.units, self.pieces))
+    def call(self, inputs, training=None):
+        pieces = ops.reshape(self.linear(inputs, training=training), (-1, self.units, self.pieces))
         return ops.max(pieces, axis=-1)
 
     def compute_output_shape(self, input_shape):
@@ -65,6 +80,7 @@ class Maxout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "pieces": self.pieces,
+                "spectral_norm": self.spectral_norm,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
 

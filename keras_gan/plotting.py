@@ -77,6 +77,34 @@ def write_curves(path: str, steps: np.ndarray, panels: Sequence[Dict[str, np.nda
         axis.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("step")
     figure.tight_layout()
+    _save_figure(path, figure)
+
+
+def write_scatter(path: str, points: np.ndarray, centres: np.ndarray | None = None) -> None:
+    """Atomically writes a scatter plot of 2-D samples over the true mixture centres as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 5))
+    if centres is not None:
+        axis.scatter(centres[:, 0], centres[:, 1], s=60, c="red", marker="x", label="modes")
+    points = np.asarray(points, float).reshape(-1, 2)
+    axis.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label="samples")
+    if centres is not None:
+        span = np.abs(centres).max() * 1.5
+        axis.set_xlim(-span, span)
+        axis.set_ylim(-span, span)
+    axis.set_aspect("equal")
+    axis.legend(loc="upper right")
+    figure.tight_layout()
+    _save_figure(path, figure)
+
+
+def _save_figure(path: str, figure) -> None:
+    from matplotlib import pyplot as plt
+
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)

@@ -4,9 +4,10 @@
 """
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
-from keras_gan.errors import KerasGanError, exit_on_user_error, parse_flags_or_exit
+from keras_gan import cli
+from keras_gan.errors import KerasGanError, exit_on_user_error
 
 flags.DEFINE_string("model", None, "Directory of an exported generator SavedModel (RUN/generator).")
 flags.DEFINE_integer("num", 64, "How many images to draw.")
@@ -34,4 +35,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags_or_exit)
+    cli.run(main)

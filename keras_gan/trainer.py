@@ -12,12 +12,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_gan import losses
+from keras_gan import objectives
+from keras_gan.ema import ExponentialMovingAverage
 from keras_gan.errors import KerasGanError
 from keras_gan.models import build_combined
 
 ORDERS = ("g_first", "d_first", "simultaneous")
-METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_fake_after", "divergence")
+D_STYLES = ("concat", "separate")
+D_REDUCTIONS = ("mean", "sum")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +27,11 @@ class TrainerConfig:
     """How one training step runs (SPEC sections 1 and 2).
 
     d_style: `concat` trains D on one batch concat(real, fake); `separate` calls D on each half.
-    d_reduction: D's loss is the `mean` (halves averaged) or the `sum` of the real and fake BCEs.
+    objective: a name from `keras_gan.objectives.OBJECTIVES`; `g_loss` chooses bce's G loss.
+    d_reduction: D's loss is the `mean` (halves averaged) or the `sum` of the real and fake losses.
+    penalty: a name from `keras_gan.objectives.PENALTIES`, added to D's loss times
+        `penalty_weight`.
+    g_ema_decay: keep an exponential moving average of G's weights (0: none).
     order: `g_first` (G step, then a D step on the same fake batch), `d_first` (D steps, then a
         G step on fresh z) or `simultaneous` (both from one forward pass, as the paper's code).
     d_steps: Algorithm 1's k, D steps per G step; each D step takes a fresh real batch.
@@ -34,7 +40,11 @@ class TrainerConfig:
     """
 
     global_batch_size: int
+    objective: str = "bce"
     g_loss: str = "non_saturating"
+    penalty: str = "none"
+    penalty_weight: float = 10.0
+    g_ema_decay: float = 0.0
     d_style: str = "separate"
     d_reduction: str = "mean"
     order: str = "g_first"
@@ -43,8 +53,9 @@ class TrainerConfig:
     jit_compile: bool = False
 
     def __post_init__(self):
-        choices = {"g_loss": losses.G_LOSSES, "d_style": losses.D_STYLES,
-                   "d_reduction": losses.D_REDUCTIONS, "order": ORDERS}
+        choices = {"objective": tuple(objectives.OBJECTIVES), "g_loss": objectives.G_LOSSES,
+                   "penalty": tuple(objectives.PENALTIES), "d_style": D_STYLES,
+                   "d_reduction": D_REDUCTIONS, "order": ORDERS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise KerasGanError(f"--{name}={getattr(self, name)}: expected one of "
@@ -52,6 +63,11 @@ class TrainerConfig:
         if self.order == "simultaneous" and self.d_steps != 1:
             raise KerasGanError(f"--order=simultaneous updates D and G from one forward pass: "
                                 f"expected --d_steps=1, not {self.d_steps}")
+        if not 0.0 <= self.g_ema_decay < 1.0:
+            raise KerasGanError(f"--g_ema_decay={self.g_ema_decay}: expected 0 (off) or a decay "
+                                f"in (0, 1), e.g. 0.999")
+        if self.penalty_weight < 0:
+            raise KerasGanError(f"--penalty_weight={self.penalty_weight}: expected >= 0")
         for name in ("global_batch_size", "d_steps", "steps_per_call"):
             if getattr(self, name) < 1:
                 flag = "batch_size" if name == "global_batch_size" else name
@@ -80,6 +96,9 @@ class GANTrainer:
             raise KerasGanError(f"--batch_size={config.global_batch_size}: must be divisible by "
                                 f"the {replicas} replicas of the strategy")
         self.config, self.strategy = config, strategy
+        self.objective = objectives.make_objective(config.objective, config.g_loss)
+        self._penalty = objectives.make_penalty(config.penalty)
+        self.metric_names = self.objective.metric_names + (("penalty",) if self._penalty else ())
         with strategy.scope():
             self.generator, self.discriminator = build_models()
             self.combined = build_combined(self.generator, self.discriminator)
@@ -92,9 +111,14 @@ class GANTrainer:
             self.d_optimizer.build(self._d_vars)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self.checkpoint = tf.train.Checkpoint(
-            generator=self.generator, discriminator=self.discriminator,
-            g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step)
+            self.ema = (ExponentialMovingAverage(self.generator, config.g_ema_decay)
+                        if config.g_ema_decay else None)
+        self._tracked = dict(generator=self.generator, discriminator=self.discriminator,
+                             g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
+                             step=self.step)
+        if self.ema:
+            self._tracked["generator_ema"] = self.ema.model
+        self.checkpoint = tf.train.Checkpoint(**self._tracked)
         # Replica functions are traced inline by the outer tf.function; a nested tf.function is
         # only used to mark an XLA cluster (a shared inner trace would give every replica the
         # same collective keys as the first one, and MirroredStrategy then mismatches them).
@@ -106,6 +130,25 @@ class GANTrainer:
         self._simultaneous_replica_fn = compiled(self._simultaneous_replica)
         self._train_calls = tf.function(self._train_loop, reduce_retracing=True)
 
+    def restore(self, path: str) -> None:
+        """Restores a checkpoint of this trainer. One written without an EMA of G (an older run,
+        or EMA switched on later) starts the average at the restored G."""
+        reader = tf.train.load_checkpoint(path)
+        saved = {name.split("/")[0] for name in reader.get_variable_to_shape_map()}
+        if not self.ema or "generator_ema" in saved:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+            return
+        without_ema = {k: v for k, v in self._tracked.items() if k != "generator_ema"}
+        tf.train.Checkpoint(**without_ema).restore(path).assert_existing_objects_matched()
+        self.checkpoint.save_counter.assign(
+            reader.get_tensor("save_counter/.ATTRIBUTES/VARIABLE_VALUE"))
+        self.ema.copy_from_model()
+
+    @property
+    def sampling_generator(self) -> keras.Model:
+        """The G that grids, evaluation and export use: the EMA of G's weights when kept."""
+        return self.ema.model if self.ema else self.generator
+
     # ----- one replica's work: reads top to bottom like the references -----------------------
 
     def _fake_replica(self, z: tf.Tensor) -> tf.Tensor:
@@ -113,28 +156,30 @@ class GANTrainer:
 
     def _discriminate(self, element: Dict[str, tf.Tensor], fake: tf.Tensor
                       ) -> Tuple[tf.Tensor, tf.Tensor, Dict[str, tf.Tensor]]:
-        """D on the real and the fake half: its fake-half logits, its loss and its metrics."""
+        """D on the real and the fake half: its fake-half outputs, its loss and its metrics."""
         real, batch = element["real"], self.config.global_batch_size
         fake = tf.cast(fake, real.dtype)  # G may compute in float16
         if self.config.d_style == "concat":
-            logits = self.discriminator(tf.concat([real, fake], 0), training=True)
-            real_logits, fake_logits = tf.split(logits, 2)
+            outputs = self.discriminator(tf.concat([real, fake], 0), training=True)
+            real_outputs, fake_outputs = tf.split(outputs, 2)
         else:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-        real_losses, fake_losses = losses.discriminator_losses(
-            real_logits, fake_logits, element["real_labels"])
+            real_outputs = self.discriminator(real, training=True)
+            fake_outputs = self.discriminator(fake, training=True)
+        real_losses, fake_losses = self.objective.d_losses(
+            real_outputs, fake_outputs, element["real_labels"])
         loss = (tf.nn.compute_average_loss(real_losses, global_batch_size=batch)
                 + tf.nn.compute_average_loss(fake_losses, global_batch_size=batch))
         if self.config.d_reduction == "mean":
             loss = loss / 2.0
-        real_p = tf.sigmoid(tf.cast(real_logits, tf.float32))  # logits may be float16
-        fake_p = tf.sigmoid(tf.cast(fake_logits, tf.float32))
-        return fake_logits, loss, {
-            "d_loss": loss, "d_real": tf.reduce_sum(real_p) / batch,
-            "d_fake": tf.reduce_sum(fake_p) / batch,
-            # The heuristic GAN's "divergence": mean of D(x) / (D(x) + D(G(z))), pairwise.
-            "divergence": tf.reduce_sum(real_p / (real_p + fake_p)) / batch}
+        metrics = {name: tf.reduce_sum(values) / batch for name, values in
+                   self.objective.summaries(real_outputs, fake_outputs).items()}
+        if self._penalty:
+            penalty = tf.nn.compute_average_loss(
+                self._penalty(lambda x: self.discriminator(x, training=True), real, fake,
+                              element["alpha"]), global_batch_size=batch)
+            loss += self.config.penalty_weight * penalty
+            metrics["penalty"] = penalty
+        return fake_outputs, loss, {"d_loss": loss, **metrics}
 
     def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
@@ -151,9 +196,9 @@ class GANTrainer:
         dropout masks), both applied to the weights that produced them."""
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generator(element["z_g"], training=True)
-            fake_logits, d_loss, metrics = self._discriminate(element, fake)
+            fake_outputs, d_loss, metrics = self._discriminate(element, fake)
             g_loss = tf.nn.compute_average_loss(
-                losses.generator_loss(fake_logits, self.config.g_loss),
+                self.objective.g_losses(fake_outputs),
                 global_batch_size=self.config.global_batch_size)
             scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
@@ -166,15 +211,14 @@ class GANTrainer:
 
     def _g_replica(self, z: tf.Tensor) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
         with tf.GradientTape() as tape:
-            fake, fake_logits = self.combined(z, training=True)
-            loss = tf.nn.compute_average_loss(
-                losses.generator_loss(fake_logits, self.config.g_loss),
-                global_batch_size=self.config.global_batch_size)
+            fake, fake_outputs = self.combined(z, training=True)
+            loss = tf.nn.compute_average_loss(self.objective.g_losses(fake_outputs),
+                                              global_batch_size=self.config.global_batch_size)
             scaled_loss = self.g_optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self._g_vars)
         self.g_optimizer.apply_gradients(zip(gradients, self._g_vars))
-        return {"g_loss": loss,
-                "d_fake_after": _mean_probability(fake_logits, self.config.global_batch_size)}, fake
+        return {"g_loss": loss, "d_fake_after": tf.reduce_sum(
+            self.objective.fake_summary(fake_outputs)) / self.config.global_batch_size}, fake
 
     # ----- the phases of a step, each run on every replica ---------------------------------
     # Freezing happens here, outside `strategy.run`: MirroredStrategy traces replicas in parallel
@@ -217,11 +261,14 @@ class GANTrainer:
         for i in tf.range(num_steps):
             elements = tuple(next(iterator) for _ in range(self.config.d_steps))
             per_replica = self._train_step(elements)
+            if self.ema:
+                self.ema.update()
             history = history.write(i, tf.stack([
                 self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
-                for name in METRICS]))
+                for name in self.metric_names]))
             self.step.assign_add(1)
-        stacked = dict(zip(METRICS, tf.unstack(history.stack(), num=len(METRICS), axis=1)))
+        stacked = dict(zip(self.metric_names, tf.unstack(history.stack(),
+                                                         num=len(self.metric_names), axis=1)))
         stacked["weights_finite"] = tf.reduce_all(
             [tf.reduce_all(tf.math.is_finite(v)) for v in self._g_vars + self._d_vars])
         return stacked
@@ -260,9 +307,9 @@ class GANTrainer:
             n = min(self.config.steps_per_call, total_steps - step, steps_per_epoch - position,
                     *(every - step % every for every in boundaries if every > 0))
             history = self.train_steps(iterator, n)
-            _check_finite(history, step)
+            _check_finite(history, step, self.metric_names)
             for i in range(n):
-                logs = {name: float(history[name][i]) for name in METRICS}
+                logs = {name: float(history[name][i]) for name in self.metric_names}
                 callback_list.on_train_batch_end(step + i, logs)
             step += n
             if step % steps_per_epoch == 0:
@@ -274,8 +321,8 @@ class DivergenceError(KerasGanError):
     """Training produced NaN or Inf; the last checkpoint is the last good state."""
 
 
-def _check_finite(history: Dict[str, np.ndarray], first_step: int) -> None:
-    for name in METRICS:
+def _check_finite(history: Dict[str, np.ndarray], first_step: int, names) -> None:
+    for name in names:
         bad = np.flatnonzero(~np.isfinite(history[name]))
         if bad.size:
             raise DivergenceError(f"training diverged: {name} is {history[name][bad[0]]} at step "
@@ -283,8 +330,3 @@ def _check_finite(history: Dict[str, np.ndarray], first_step: int) -> None:
     if not history["weights_finite"].all():
         raise DivergenceError(f"training diverged: a weight became NaN or Inf by step "
                               f"{first_step + len(history['d_loss'])}")
-
-
-def _mean_probability(logits: tf.Tensor, global_batch_size: int) -> tf.Tensor:
-    """This replica's share of the global mean of sigmoid(logits), to be summed across replicas."""
-    return tf.reduce_sum(tf.sigmoid(tf.cast(logits, tf.float32))) / global_batch_size

@@ -10,7 +10,7 @@ from tests.conftest import REPO, run_module
 
 CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "experiments",
                                                                       "configs", "*.cfg")))
-PROGRAMS = {"dcgan": "experiments.dcgan"}
+PROGRAMS = {"dcgan": "experiments.dcgan", "mixture": "experiments.mixture"}
 
 
 def program(config):
@@ -33,7 +33,7 @@ def test_config_trains_a_few_steps_with_finite_losses(config, mnist_dir, tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     history = read_history(str(run_dir / "history.csv"))
     assert len(history["step"]) == 3
-    for column in ("d_loss", "g_loss", "divergence"):
+    for column in ("d_loss", "g_loss", "d_real", "d_fake"):
         assert np.isfinite(history[column]).all()
     assert (run_dir / "generator" / "saved_model.pb").exists()
 
@@ -65,7 +65,7 @@ def test_dcgan64_trains_on_an_image_folder(tmp_path):
 
 @pytest.mark.parametrize("setup, message", [
     ("empty", "no JPEG or PNG images"),
-    ("broken", "not a readable JPEG or PNG image"),
+    ("broken", "none of its 1 JPEG/PNG files decodes"),
 ])
 def test_bad_image_folders_are_one_line_errors(tmp_path, setup, message):
     folder = tmp_path / "images"

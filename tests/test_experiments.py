@@ -41,7 +41,9 @@ def test_vanilla_run_writes_every_output_and_the_sample_cli_reads_it(mnist_dir, 
 @pytest.mark.parametrize("flags, message", [
     (["--data_dir=/nonexistent/mnist"], "--data_dir=/nonexistent/mnist: not a directory"),
     (["--batch_size=0"], "--batch_size=0: expected a positive integer"),
-    (["--architecture=resnet"], "--architecture=resnet: unknown"),
+    (["--architecture=resnet"], "--architecture=resnet: value should be one of <paper_maxout|"),
+    (["--objective=hinge", "--g_loss=minimax"], "--g_loss=minimax is a choice of --objective=bce"),
+    (["--g_ema_decay=1.5"], "--g_ema_decay=1.5: expected 0 (off) or a decay in (0, 1)"),
     (["--real_label=2"], "--real_label=2: expected one label in [0, 1]"),
 ])
 def test_bad_input_is_one_line_and_status_2(mnist_dir, tmp_path, flags, message):

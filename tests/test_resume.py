@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras_gan.callbacks import read_history
 from tests.conftest import REPO, run_module
 
-STEPS, EVERY = 1200, 200
+STEPS, EVERY = 400, 100
 
 
 def command(mnist_dir, run_dir):

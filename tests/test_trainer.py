@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan import inputs, losses
+from keras_gan import inputs, objectives
 from keras_gan.layers import BatchNormalization
 from keras_gan.trainer import GANTrainer, TrainerConfig
 from tests.conftest import two_cpu_mirrored
@@ -72,9 +72,8 @@ def test_frozen_d_in_g_step_normalises_with_batch_statistics():
     d_before = snapshot(trainer.discriminator)
     g_state = snapshot(trainer.generator)
     # The reference: D in training mode on G's training-mode output, with D trainable.
-    reference = losses.generator_loss(
-        trainer.discriminator(trainer.generator(z, training=True), training=True),
-        "non_saturating").numpy().mean()
+    reference = objectives.bce().g_losses(
+        trainer.discriminator(trainer.generator(z, training=True), training=True)).numpy().mean()
     for variable, value in zip(trainer.discriminator.variables + trainer.generator.variables,
                                d_before + g_state):
         variable.assign(value)
@@ -105,8 +104,8 @@ def test_simultaneous_step_applies_both_gradients_of_one_forward_pass():
     with tf.GradientTape(persistent=True) as tape:
         fake_logits = trainer.discriminator(trainer.generator(element["z_g"], training=True))
         real_logits = trainer.discriminator(element["real"])
-        d_loss = tf.reduce_mean(losses.discriminator_losses(real_logits, fake_logits, 1.0))
-        g_loss = tf.reduce_mean(losses.generator_loss(fake_logits, "non_saturating"))
+        d_loss = tf.reduce_mean(objectives.bce().d_losses(real_logits, fake_logits, 1.0))
+        g_loss = tf.reduce_mean(objectives.bce().g_losses(fake_logits))
     expected_g = [v - 0.1 * g for v, g in zip(g_vars, tape.gradient(g_loss, g_vars))]
     expected_d = [v - 0.1 * g for v, g in zip(d_vars, tape.gradient(d_loss, d_vars))]
     expected = [v.numpy() for v in expected_g + expected_d]
@@ -220,3 +219,147 @@ def test_fused_xla_calls_match_single_step_calls():
         weights.append(snapshot(trainer.generator) + snapshot(trainer.discriminator))
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+OBJECTIVE_CASES = [("bce", "none"), ("least_squares", "none"), ("hinge", "none"),
+                   ("wasserstein", "gradient"), ("bce", "r1"), ("hinge", "gradient")]
+
+
+@pytest.mark.parametrize("objective, penalty", OBJECTIVE_CASES)
+def test_every_objective_and_penalty_matches_across_two_replicas(objective, penalty):
+    runs = []
+    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+        trainer = make_trainer(strategy, d_batchnorm=penalty == "none", objective=objective,
+                               penalty=penalty, steps_per_call=3)
+        history = trainer.train_steps(stream(trainer), 3)
+        runs.append((history, snapshot(trainer.generator) + snapshot(trainer.discriminator)))
+    (single, single_weights), (mirrored, mirrored_weights) = runs
+    assert set(single) >= set(trainer.metric_names)
+    assert ("penalty" in trainer.metric_names) == (penalty != "none")
+    for name in trainer.metric_names:
+        np.testing.assert_allclose(mirrored[name], single[name], rtol=1e-4, atol=1e-6)
+    for a, b in zip(single_weights, mirrored_weights):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("penalty", ["gradient", "r1"])
+def test_d_loss_adds_the_weighted_penalty(penalty):
+    losses, penalties = {}, {}
+    for weight in (0.0, 3.0):
+        trainer = make_trainer(d_batchnorm=False, objective="wasserstein", penalty=penalty,
+                               penalty_weight=weight)
+        element = next(stream(trainer))
+        fake = trainer.generator(element["z_d"], training=False)
+        critic = lambda x: trainer.discriminator(x, training=True)  # noqa: E731
+        penalties[weight] = np.mean(objectives.PENALTIES[penalty](
+            critic, element["real"], fake, element["alpha"]))
+        losses[weight] = tf.function(trainer.d_update)(element, fake)
+    np.testing.assert_allclose(float(losses[3.0]["penalty"]), penalties[3.0], rtol=1e-4)
+    np.testing.assert_allclose(float(losses[3.0]["d_loss"]),
+                               float(losses[0.0]["d_loss"]) + 3.0 * penalties[3.0], rtol=1e-4)
+
+
+def test_ema_of_g_equals_the_closed_form():
+    """w_ema_t = beta^t w_0 + (1 - beta) sum_i beta^(t - i) w_i, for weights and BN statistics."""
+    beta = 0.7
+    trainer = make_trainer(g_ema_decay=beta)
+    iterator = stream(trainer)
+    expected = snapshot(trainer.generator)
+    for _ in range(4):
+        trainer.train_steps(iterator, 1)
+        expected = [beta * e + (1 - beta) * w for e, w in zip(expected,
+                                                                snapshot(trainer.generator))]
+    assert trainer.sampling_generator is trainer.ema.model
+    for want, got in zip(expected, snapshot(trainer.ema.model)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert any(changed(expected, trainer.generator))  # the average is not the last iterate
+
+
+def test_ema_checkpoint_resumes_and_an_old_checkpoint_without_it_starts_the_average(tmp_path):
+    trainer = make_trainer(g_ema_decay=0.9)
+    trainer.train_steps(stream(trainer), 3)
+    path = trainer.checkpoint.save(str(tmp_path / "with" / "ckpt"))
+    resumed = make_trainer(g_ema_decay=0.9)
+    resumed.restore(path)
+    for a, b in zip(snapshot(trainer.ema.model), snapshot(resumed.ema.model)):
+        np.testing.assert_array_equal(a, b)
+
+    old = make_trainer()  # a run directory from before EMA existed
+    old.train_steps(stream(old), 3)
+    old_path = old.checkpoint.save(str(tmp_path / "without" / "ckpt"))
+    upgraded = make_trainer(g_ema_decay=0.9)
+    upgraded.restore(old_path)
+    assert upgraded.step.numpy() == 3
+    for a, b in zip(snapshot(old.generator), snapshot(upgraded.ema.model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def spectral_models():
+    from keras_gan.models import spectral_normalized
+
+    generator, discriminator = tiny_models(d_batchnorm=False)
+    return generator, spectral_normalized(discriminator)
+
+
+def test_frozen_spectrally_normalised_d_does_not_move_in_g_step():
+    trainer = GANTrainer(spectral_models,
+                         lambda: (keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1)),
+                         TrainerConfig(global_batch_size=BATCH, objective="hinge"),
+                         tf.distribute.OneDeviceStrategy("/cpu:0"))
+    names = [v.path for v in trainer.discriminator.variables]
+    assert sum("vector_u" in name for name in names) == 2  # both Dense layers wrapped
+    element = next(stream(trainer))
+    before = snapshot(trainer.discriminator)
+    tf.function(lambda e: trainer.g_update(e["z_g"])[0])(element)
+    assert not any(changed(before, trainer.discriminator))
+    tf.function(lambda e: trainer.d_update(e, trainer.generate(e["z_d"])))(element)
+    moved = dict(zip(names, changed(before, trainer.discriminator)))
+    # Kernels, biases and the power iteration; the output layer's u is 1 x 1, always 1.
+    assert all(moved[name] for name, value in zip(names, before) if value.size > 1)
+
+
+def test_spectral_norm_bounds_each_kernel_by_one_after_a_d_step():
+    trainer = GANTrainer(spectral_models,
+                         lambda: (keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0)),
+                         TrainerConfig(global_batch_size=BATCH, objective="hinge"),
+                         tf.distribute.OneDeviceStrategy("/cpu:0"))
+    iterator = stream(trainer)
+    for _ in range(20):  # the power iteration converges over calls
+        trainer.train_steps(iterator, 1)
+    for layer in trainer.discriminator.layers:
+        if hasattr(layer, "vector_u"):
+            sigma = np.linalg.svd(layer.kernel.numpy(), compute_uv=False)[0]
+            assert abs(sigma - 1.0) < 0.05
+
+
+def test_optimal_discriminator_for_a_fixed_generator():
+    """Goodfellow et al. 2014, Proposition 1: for fixed G, D* = p_data / (p_data + p_g)."""
+    def pdf(x, mean, std):
+        return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+
+    data_mean, data_std, g_mean, g_std = -1.0, 0.5, 1.0, 1.0
+    points = np.random.RandomState(0).normal(data_mean, data_std, (20000, 1)).astype(np.float32)
+
+    def models():
+        keras.utils.set_random_seed(0)
+        z = keras.Input((1,))
+        fixed = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(g_std),
+                                   bias_initializer=keras.initializers.Constant(g_mean))
+        x = keras.Input((1,))
+        h = keras.layers.Dense(32, activation="tanh")(x)
+        h = keras.layers.Dense(32, activation="tanh")(h)
+        return (keras.Model(z, fixed(z)),
+                keras.Model(x, keras.layers.Dense(1)(h)))
+
+    trainer = GANTrainer(models, lambda: (keras.optimizers.SGD(0.0), keras.optimizers.Adam(3e-3)),
+                         TrainerConfig(global_batch_size=256, steps_per_call=100),
+                         tf.distribute.OneDeviceStrategy("/cpu:0"))
+    spec = inputs.StreamSpec(256, z_dim=1, seed=0)
+    iterator = iter(trainer.strategy.distribute_datasets_from_function(
+        lambda context: inputs.training_stream(points, spec, 0, context)))
+    trainer.train_steps(iterator, 3000)
+    grid = np.linspace(-2.0, 2.0, 41, dtype=np.float32)[:, None]
+    p_data, p_g = pdf(grid, data_mean, data_std), pdf(grid, g_mean, g_std)
+    optimal = p_data / (p_data + p_g)
+    learned = tf.sigmoid(trainer.discriminator(grid)).numpy()
+    assert np.abs(learned - optimal).max() < 0.06, np.abs(learned - optimal).max()

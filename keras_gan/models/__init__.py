@@ -1,57 +1,102 @@
 """Architectures by name, so a config file selects G and D with one flag."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Dict, Tuple
 
 import keras
 import numpy as np
 
 from keras_gan.errors import KerasGanError
+from keras_gan.layers import Maxout, SpectralNormalization
 from keras_gan.models import dcgan, mlp
 
 ModelPair = Tuple[keras.Model, keras.Model]
-Builder = Callable[[Tuple[int, int, int], int, np.ndarray], ModelPair]
+Builder = Callable[[Tuple[int, ...], int, np.ndarray], ModelPair]
 
-ARCHITECTURES: Dict[str, Builder] = {
-    "paper_maxout": lambda shape, z_dim, pixel_mean: (
-        mlp.paper_generator(shape, z_dim, pixel_mean), mlp.paper_discriminator(shape)),
-    "pytorch_mlp": lambda shape, z_dim, pixel_mean: (
-        mlp.pytorch_generator(shape, z_dim), mlp.pytorch_discriminator(shape)),
-    "blog_mlp": lambda shape, z_dim, pixel_mean: (
-        mlp.blog_generator(shape, z_dim), mlp.blog_discriminator(shape)),
-    "blog_mlp_bn": lambda shape, z_dim, pixel_mean: (
-        mlp.blog_generator(shape, z_dim, batchnorm=True), mlp.blog_discriminator(shape)),
-    "heuristic_mlp": lambda shape, z_dim, pixel_mean: (
-        mlp.heuristic_generator(shape, z_dim), mlp.heuristic_discriminator(shape)),
-    "dcgan32": lambda shape, z_dim, pixel_mean: (
-        dcgan.mnist32_generator(shape, z_dim), dcgan.mnist32_discriminator(shape)),
-    "dcgan64": lambda shape, z_dim, pixel_mean: (
-        dcgan.celeba64_generator(shape, z_dim), dcgan.celeba64_discriminator(shape)),
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """How to build a G/D pair and the data it is built for: square images of `image_size`
+    (any channel count), or flat vectors (2-D points) when `image_size` is None."""
+
+    build: Builder
+    image_size: int | None
+
+
+ARCHITECTURES: Dict[str, Architecture] = {
+    "paper_maxout": Architecture(lambda shape, z_dim, pixel_mean: (
+        mlp.paper_generator(shape, z_dim, pixel_mean), mlp.paper_discriminator(shape)), 28),
+    "pytorch_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
+        mlp.pytorch_generator(shape, z_dim), mlp.pytorch_discriminator(shape)), 28),
+    "blog_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
+        mlp.blog_generator(shape, z_dim), mlp.blog_discriminator(shape)), 28),
+    "blog_mlp_bn": Architecture(lambda shape, z_dim, pixel_mean: (
+        mlp.blog_generator(shape, z_dim, batchnorm=True), mlp.blog_discriminator(shape)), 28),
+    "heuristic_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
+        mlp.heuristic_generator(shape, z_dim), mlp.heuristic_discriminator(shape)), 28),
+    "dcgan32": Architecture(lambda shape, z_dim, pixel_mean: (
+        dcgan.mnist32_generator(shape, z_dim), dcgan.mnist32_discriminator(shape)), 32),
+    "dcgan64": Architecture(lambda shape, z_dim, pixel_mean: (
+        dcgan.celeba64_generator(shape, z_dim), dcgan.celeba64_discriminator(shape)), 64),
+    "pacgan_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
+        mlp.pacgan_generator(shape, z_dim), mlp.pacgan_discriminator(shape)), None),
 }
-# The image sizes (height = width) each architecture is built for; any channel count.
-IMAGE_SIZES = {"paper_maxout": 28, "pytorch_mlp": 28, "blog_mlp": 28, "blog_mlp_bn": 28,
-               "heuristic_mlp": 28, "dcgan32": 32, "dcgan64": 64}
 
 
 def build_gan(architecture: str, image_shape: Tuple[int, int, int], z_dim: int,
-              pixel_mean: np.ndarray | None = None) -> ModelPair:
+              pixel_mean: np.ndarray | None = None, spectral_norm: bool = False) -> ModelPair:
     """(G, D) of the named architecture; unknown names and impossible shapes fail early.
 
     `pixel_mean`, the training data's mean image in [0, 1], sets output biases where the
-    reference does (the paper's G).
+    reference does (the paper's G). `spectral_norm` normalises D's linear layers.
     """
-    check_architecture(architecture, image_shape)
-    return ARCHITECTURES[architecture](tuple(image_shape), z_dim, pixel_mean)
+    check_architecture(architecture, image_shape[0] if len(image_shape) == 3 else None)
+    generator, discriminator = ARCHITECTURES[architecture].build(tuple(image_shape), z_dim,
+                                                                 pixel_mean)
+    return generator, spectral_normalized(discriminator) if spectral_norm else discriminator
 
 
-def check_architecture(architecture: str, image_shape: Tuple[int, int, int]) -> None:
+def spectral_normalized(model: keras.Model) -> keras.Model:
+    """A copy of `model` with every Dense, Conv2D and Maxout spectrally normalised (Miyato et
+    al. 2018), so any architecture's D takes `--spectral_norm` without a second definition."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, Maxout):
+            return Maxout.from_config({**config, "spectral_norm": True})
+        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
+            return SpectralNormalization(type(layer).from_config(config))
+        return type(layer).from_config(config)
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+def check_architecture(architecture: str, image_size: int | None) -> None:
+    """Fails with one line for an unknown name or data of the wrong kind or size."""
     if architecture not in ARCHITECTURES:
         raise KerasGanError(f"--architecture={architecture}: unknown; expected one of "
                             f"{', '.join(sorted(ARCHITECTURES))}")
-    size = IMAGE_SIZES[architecture]
-    if tuple(image_shape[:2]) != (size, size):
-        raise KerasGanError(f"--architecture={architecture} is built for {size}x{size} images, "
-                            f"not {image_shape[0]}x{image_shape[1]}")
+    expected = ARCHITECTURES[architecture].image_size
+    if expected != image_size:
+        built_for = f"{expected}x{expected} images" if expected else "flat vectors (2-D points)"
+        given = f"{image_size}x{image_size} images" if image_size else "flat vectors"
+        raise KerasGanError(f"--architecture={architecture} is built for {built_for}, not {given}")
+
+
+def spectral_normalized(model: keras.Model) -> keras.Model:
+    """A copy of `model` with every Dense, Conv2D and Maxout spectrally normalised (Miyato et
+    al. 2018), so any architecture's D takes `--spectral_norm` without a second definition."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, Maxout):
+            return Maxout.from_config({**config, "spectral_norm": True})
+        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
+            return SpectralNormalization(type(layer).from_config(config))
+        return type(layer).from_config(config)
+
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def build_combined(generator: keras.Model, discriminator: keras.Model) -> keras.Model:

@@ -127,3 +127,22 @@ def heuristic_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
         if rate:
             h = Dropout(rate)(h)
     return keras.Model(image, keras.layers.Dense(1)(h), name="discriminator")
+
+
+def pacgan_generator(data_shape: Tuple[int, ...], z_dim: int) -> keras.Model:
+    """PacGAN's 2-D mixture G (Lin et al. 2018, their code's config): 4 x 400 ReLU with BN, then
+    a linear point."""
+    z = keras.Input((z_dim,), name="z")
+    h = z
+    for _ in range(4):
+        h = keras.layers.ReLU()(BatchNormalization()(keras.layers.Dense(400)(h)))
+    return keras.Model(z, keras.layers.Dense(int(np.prod(data_shape)))(h), name="generator")
+
+
+def pacgan_discriminator(data_shape: Tuple[int, ...]) -> keras.Model:
+    """PacGAN's 2-D mixture D: 3 x Maxout(200 units, 5 pieces), then one logit."""
+    point = keras.Input(data_shape, name="point")
+    h = point
+    for _ in range(3):
+        h = Maxout(200, 5)(h)
+    return keras.Model(point, keras.layers.Dense(1)(h), name="discriminator")

@@ -1,0 +1,87 @@
+"""How every keras_gan program starts: a quiet console, then absl's `app.run` with one-line flag
+errors.
+
+TensorFlow prints its start-up lines from two shared libraries (so twice), and an error-level
+"failed call to cuInit" on every machine without a GPU, before any Python logging setting can
+act. Its Python side logs every checkpoint shard and signature rename at INFO. Programs filter
+these at the file-descriptor level: each start-up line once, no cuInit line where no NVIDIA
+device exists, TensorFlow's Python INFO lines off. Everything else, our progress lines and
+warnings included, passes unchanged.
+"""
+from __future__ import annotations
+
+import atexit
+import glob
+import logging
+import os
+import re
+import sys
+import threading
+from typing import Callable
+
+_PREFIX = re.compile(rb"^[IWEF]\d{4} [\d:.]+\s+\d+ ")
+_ONCE = (rb"All log messages before absl::InitializeLog", rb"cudart_stub.cc",
+         rb"cpu_feature_guard.cc", rb"To enable the following instructions")
+_NO_GPU_NOISE = (rb"failed call to cuInit",)
+
+
+def _filter_line(line: bytes, seen: set, has_gpu: bool) -> bool:
+    """Whether to print `line`; remembers start-up lines in `seen`."""
+    if not has_gpu and any(pattern in line for pattern in _NO_GPU_NOISE):
+        return False
+    if any(pattern in line for pattern in _ONCE):
+        key = _PREFIX.sub(b"", line)
+        if key in seen:
+            return False
+        seen.add(key)
+    return True
+
+
+def _not_library_info(record: logging.LogRecord) -> bool:
+    """False for TensorFlow's and Keras's own INFO records (checkpoint shards, renames)."""
+    library = any(f"{os.sep}{name}{os.sep}" in record.pathname for name in ("tensorflow", "keras"))
+    return record.levelno >= logging.WARNING or not library
+
+
+def quiet_console() -> None:
+    """Routes file descriptor 2 through `_filter_line` for the rest of the process."""
+    if getattr(quiet_console, "installed", False):
+        return
+    quiet_console.installed = True
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    # Filters, not levels: TensorFlow sets its logger's level when imported, and parts of it log
+    # through absl's logger, which our progress lines use too.
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).addFilter(_not_library_info)
+    has_gpu = bool(glob.glob("/dev/nvidia[0-9]*")) or sys.platform != "linux"
+    original = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump():
+        seen = set()
+        with os.fdopen(read_end, "rb", buffering=0) as source:
+            for line in iter(source.readline, b""):
+                if _filter_line(line, seen, has_gpu):
+                    os.write(original, line)
+
+    thread = threading.Thread(target=pump, name="console-filter", daemon=True)
+    thread.start()
+
+    def restore():
+        sys.stderr.flush()
+        os.dup2(original, 2)  # closes the pipe's only writer: the pump drains it and stops
+        thread.join(timeout=5)
+
+    atexit.register(restore)
+
+
+def run(main: Callable[[list], None]) -> None:
+    """`app.run(main)` with a quiet console and one-line flag errors (status 2)."""
+    from absl import app
+
+    from keras_gan.errors import parse_flags_or_exit
+
+    quiet_console()
+    app.run(main, flags_parser=parse_flags_or_exit)

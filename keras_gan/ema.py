@@ -1,0 +1,38 @@
+"""An exponential moving average of G's weights (compare_gan's `g_use_ema`, StudioGAN's `ema`).
+
+Averaged weights give smoother, better samples than the last iterate (Yazici et al. 2019); they
+are what grids, evaluation and the exported `generator/` use.
+"""
+from __future__ import annotations
+
+import keras
+
+
+class ExponentialMovingAverage:
+    """A shadow copy of `model`: after each update, w_ema <- decay * w_ema + (1 - decay) * w.
+
+    BatchNorm's moving statistics are averaged the same way (SPEC 8); integer state (the
+    replica-aware Dropout's call counter) is copied. Create it inside `strategy.scope()` and call
+    `update` in cross-replica context, after G's update.
+    """
+
+    def __init__(self, model: keras.Model, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.model = keras.models.clone_model(model)
+        self.model.name = f"{model.name}_ema"
+        self._pairs = list(zip(self.model.weights, model.weights))
+        self.copy_from_model()
+
+    def copy_from_model(self) -> None:
+        """Sets the average to the model's current weights (its start, or an old checkpoint's)."""
+        for shadow, weight in self._pairs:
+            shadow.assign(weight)
+
+    def update(self) -> None:
+        for shadow, weight in self._pairs:
+            if keras.backend.is_float_dtype(shadow.dtype):
+                shadow.assign(self.decay * shadow + (1.0 - self.decay) * weight)
+            else:
+                shadow.assign(weight)
