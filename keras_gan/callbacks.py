@@ -247,7 +247,10 @@ class EvaluationCallback(keras.callbacks.Callback):
                                  for i in range(0, self.num_samples, 1000)])
         self.scores = self.evaluate(images)
         scores = {k: v for k, v in self.scores.items() if isinstance(v, (int, float))}
-        row = {"step": self._step, "epoch": epoch if epoch is not None else "", **scores}
+        # Undefined scores (None) keep their column empty, so every row has the same columns.
+        row = {"step": self._step, "epoch": epoch if epoch is not None else "",
+               **{k: "" if v is None else v for k, v in self.scores.items()
+                  if v is None or isinstance(v, (int, float))}}
         exists = os.path.exists(self.csv_path)
         with open(self.csv_path, "a") as stream:
             if not exists:

@@ -57,21 +57,6 @@ def build_gan(architecture: str, image_shape: Tuple[int, int, int], z_dim: int,
     return generator, spectral_normalized(discriminator) if spectral_norm else discriminator
 
 
-def spectral_normalized(model: keras.Model) -> keras.Model:
-    """A copy of `model` with every Dense, Conv2D and Maxout spectrally normalised (Miyato et
-    al. 2018), so any architecture's D takes `--spectral_norm` without a second definition."""
-
-    def clone(layer):
-        config = layer.get_config()
-        if isinstance(layer, Maxout):
-            return Maxout.from_config({**config, "spectral_norm": True})
-        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
-            return SpectralNormalization(type(layer).from_config(config))
-        return type(layer).from_config(config)
-
-    return keras.models.clone_model(model, clone_function=clone)
-
-
 def check_architecture(architecture: str, image_size: int | None) -> None:
     """Fails with one line for an unknown name or data of the wrong kind or size."""
     if architecture not in ARCHITECTURES:
