@@ -102,10 +102,11 @@ class StepCSVLogger(keras.callbacks.Callback):
 
 
 def read_history(path: str) -> dict[str, np.ndarray]:
-    """The per-step CSV as columns."""
+    """A CSV of numbers (history.csv, eval_history.csv) as columns; empty cells are NaN."""
     with open(path) as stream:
         rows = list(csv.DictReader(stream))
-    return {name: np.array([float(row[name]) for row in rows]) for name in (rows[0] if rows else {})}
+    return {name: np.array([float(row[name] or "nan") for row in rows])
+            for name in (rows[0] if rows else {})}
 
 
 class LossCurves(keras.callbacks.Callback):
@@ -210,8 +211,13 @@ class Checkpointer(keras.callbacks.Callback):
 
 class EvaluationCallback(keras.callbacks.Callback):
     """Scores G's samples every `every_n_epochs` epochs (0: only at the end) and at the end with
-    `evaluate`, a function of G's outputs returning named numbers; rows go to a CSV, the
-    numbers to TensorBoard, the last scores stay in `scores`."""
+    `evaluate`, a function of G's outputs returning named numbers; rows go to a CSV (with the
+    training wall time so far, across resumes), the numbers to TensorBoard and, as curves against
+    step and wall time, to a PNG beside the CSV; the last scores stay in `scores`."""
+
+    # Scores that are bookkeeping, not quality: not drawn.
+    _NOT_DRAWN = ("step", "epoch", "train_seconds", "num_samples", "parzen_se", "parzen_sigma",
+                  "parzen_validation_ll")
 
     def __init__(self, generator: keras.Model, evaluate, noise: str, num_samples: int,
                  every_n_epochs: int, csv_path: str, logdir: str, seed: int = 0):
@@ -225,6 +231,9 @@ class EvaluationCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(self.logdir)
+        previous = read_history(self.csv_path) if os.path.exists(self.csv_path) else {}
+        earlier = previous.get("train_seconds", np.zeros(0))
+        self._clock = time.perf_counter() - (float(earlier[-1]) if len(earlier) else 0.0)
 
     def on_train_batch_end(self, batch, logs=None):
         self._step = batch + 1
@@ -236,6 +245,18 @@ class EvaluationCallback(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._step is not None and self._evaluated_step != self._step:
             self.run(None)
+
+    def _append_row(self, row: dict) -> None:
+        """Rewrites the CSV with `row` added (evaluations are rare): a column that an older run
+        did not write stays empty in its rows, so columns never shift."""
+        rows = []
+        if os.path.exists(self.csv_path):
+            with open(self.csv_path) as stream:
+                rows = list(csv.DictReader(stream))
+        names = list(dict.fromkeys([*(rows[0] if rows else {}), *row]))
+        lines = [",".join(names)] + [",".join(str(r.get(n, "")) for n in names)
+                                     for r in [*rows, row]]
+        atomic.write_text(self.csv_path, "\n".join(lines) + "\n")
 
     def run(self, epoch) -> dict:
         from keras_gan.inputs import sample_noise
@@ -249,13 +270,14 @@ class EvaluationCallback(keras.callbacks.Callback):
         scores = {k: v for k, v in self.scores.items() if isinstance(v, (int, float))}
         # Undefined scores (None) keep their column empty, so every row has the same columns.
         row = {"step": self._step, "epoch": epoch if epoch is not None else "",
+               "train_seconds": round(time.perf_counter() - self._clock, 1),
                **{k: "" if v is None else v for k, v in self.scores.items()
                   if v is None or isinstance(v, (int, float))}}
-        exists = os.path.exists(self.csv_path)
-        with open(self.csv_path, "a") as stream:
-            if not exists:
-                stream.write(",".join(row) + "\n")
-            stream.write(",".join(str(v) for v in row.values()) + "\n")
+        self._append_row(row)
+        history = read_history(self.csv_path)
+        plotting.write_evaluation_curves(
+            os.path.splitext(self.csv_path)[0] + ".png", history,
+            [name for name in history if name not in self._NOT_DRAWN])
         with self._writer.as_default(step=self._step):
             for name, value in scores.items():
                 tf.summary.write(f"eval/{name}", tf.constant(float(value)),

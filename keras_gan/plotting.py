@@ -109,3 +109,30 @@ def _save_figure(path: str, figure) -> None:
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     atomic.write_bytes(path, buffer.getvalue())
+
+
+def write_evaluation_curves(path: str, history: Dict[str, np.ndarray],
+                            names: Sequence[str]) -> None:
+    """Atomically writes each named score of `history` (columns of eval_history.csv) against the
+    training step and against training wall time, one row per score; `<name>` with a `_se`
+    partner (Parzen's `parzen_ll`, `parzen_se`) gets its standard error as a band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    names = [name for name in names if name in history]
+    figure, axes = plt.subplots(len(names), 2, figsize=(10, 2.8 * len(names)), squeeze=False)
+    minutes = history["train_seconds"] / 60.0
+    for row, name in zip(axes, names):
+        error = history.get(name.rsplit("_", 1)[0] + "_se")
+        for axis, x, label in ((row[0], history["step"], "step"), (row[1], minutes,
+                                                                   "training minutes")):
+            axis.plot(x, history[name], marker="o", ms=3)
+            if error is not None:
+                axis.fill_between(x, history[name] - error, history[name] + error, alpha=0.3)
+            axis.set_xlabel(label)
+            axis.set_ylabel(name)
+            axis.grid(alpha=0.3)
+    figure.tight_layout()
+    _save_figure(path, figure)

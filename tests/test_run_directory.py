@@ -180,9 +180,11 @@ def test_resume_falls_back_to_the_newest_checkpoint_that_restores(tmp_path, dama
     elif damage == "empty_index":
         (tmp_path / "ckpt-6.index").write_bytes(b"")
         expected = 4
-    else:  # SIGKILL between writing the data and the index of a newer checkpoint
+    else:  # SIGKILL while TensorFlow writes ckpt-8: its temp shard, or data before the index
         (tmp_path / "ckpt-8_temp").mkdir()
-        shutil.copy(next(tmp_path.glob("ckpt-6.data-*")), tmp_path / "ckpt-8_temp" / "part-0")
+        data = next(tmp_path.glob("ckpt-6.data-*"))
+        shutil.copy(data, tmp_path / "ckpt-8_temp" / "part-0")
+        shutil.copy(data, tmp_path / data.name.replace("ckpt-6", "ckpt-8"))
         expected = 6
     before = tree(tmp_path)
     trainer, prefix = restore_into_new_trainer(str(tmp_path))
