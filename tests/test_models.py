@@ -40,6 +40,10 @@ def test_paper_generator_output_bias_is_the_logit_of_the_pixel_means():
     generator, _ = models.build_gan("paper_maxout", (28, 28, 1), 100, pixel_mean)
     bias = generator.layers[-2].bias.numpy()
     np.testing.assert_allclose(1 / (1 + np.exp(-bias)), pixel_mean.ravel(), rtol=1e-5)
+    never_inked = np.zeros((28, 28, 1))  # pylearn2 clips marginals to 1e-7: logit -16.1
+    generator, _ = models.build_gan("paper_maxout", (28, 28, 1), 100, never_inked)
+    np.testing.assert_allclose(generator.layers[-2].bias.numpy(), np.log(1e-7 / (1 - 1e-7)),
+                               rtol=1e-5)
     kernels = [layer.kernel.numpy() for layer in generator.layers if hasattr(layer, "kernel")]
     assert all(np.abs(k).max() <= 0.05 for k in kernels)
 

@@ -363,3 +363,29 @@ def test_optimal_discriminator_for_a_fixed_generator():
     optimal = p_data / (p_data + p_g)
     learned = tf.sigmoid(trainer.discriminator(grid)).numpy()
     assert np.abs(learned - optimal).max() < 0.06, np.abs(learned - optimal).max()
+
+
+def test_every_objective_with_every_penalty_trains_and_exports(tmp_path):
+    from keras_gan import export
+
+    for objective in objectives.OBJECTIVES:
+        for penalty in objectives.PENALTIES:
+            trainer = make_trainer(d_batchnorm=False, objective=objective, penalty=penalty,
+                                   steps_per_call=2)
+            history = trainer.train_steps(stream(trainer), 2)
+            for name in trainer.metric_names:
+                assert np.isfinite(history[name]).all(), (objective, penalty, name)
+    export.export_generator(trainer.generator, str(tmp_path / "generator"), "normal", (-1, 1))
+    loaded = tf.saved_model.load(str(tmp_path / "generator"))
+    assert loaded.sample(tf.constant(3))["images"].shape == (3, *IMAGE_SHAPE)
+
+
+def test_gradient_penalty_under_bfloat16_mixed_precision_is_finite():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        trainer = make_trainer(d_batchnorm=False, objective="wasserstein", penalty="gradient",
+                               steps_per_call=3)
+        history = trainer.train_steps(stream(trainer), 3)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(history["penalty"]).all() and (history["penalty"] > 0).all()

@@ -51,7 +51,8 @@ def paper_generator(image_shape: Tuple[int, int, int], z_dim: int,
     pixels = int(np.prod(image_shape))
     output_bias = "zeros"
     if pixel_mean is not None:
-        mean = np.clip(np.asarray(pixel_mean, np.float64).reshape(pixels), 1e-3, 1 - 1e-3)
+        # pylearn2's init_sigmoid_bias_from_array clips the marginals to [1e-7, 1 - 1e-7].
+        mean = np.clip(np.asarray(pixel_mean, np.float64).reshape(pixels), 1e-7, 1 - 1e-7)
         output_bias = keras.initializers.Constant(np.log(mean / (1 - mean)).astype(np.float32))
     z = keras.Input((z_dim,), name="z")
     h = z
