@@ -85,8 +85,12 @@ flags.DEFINE_bool("fused_optimizers", True,
                   "Update weights with TensorFlow's fused Adam / momentum kernels (Keras's "
                   "formulas, ~3x faster updates); off: Keras's own optimisers.")
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"],
-                  "Keras dtype policy; mixed_float16 also scales the loss by --loss_scale (GPUs).")
-flags.DEFINE_float("loss_scale", 1024.0, "Static loss scale with --mixed_precision=mixed_float16.")
+                  "Keras dtype policy; mixed_float16 (GPUs) scales the losses dynamically.")
+flags.DEFINE_float("loss_scale", 2.0 ** 15,
+                   "With mixed_float16: the initial dynamic loss scale; a step with non-finite "
+                   "gradients is skipped and halves it.")
+flags.DEFINE_integer("loss_scale_growth_interval", 2000,
+                     "With mixed_float16: the loss scale doubles after this many finite steps.")
 flags.DEFINE_integer("curve_smoothing", 0, "Hanning window (steps) of the smoothed lines in the "
                      "loss-curve PNG; 0: 1% of the run; 1: raw values only.")
 flags.DEFINE_bool("grid_history", False, "Also write a strip of fixed-noise samples per epoch.")
@@ -123,7 +127,6 @@ def _optimizer(net: str, steps_per_epoch: int):
         final_momentum=value("final_momentum"),
         momentum_ramp_steps=FLAGS.momentum_ramp_epochs * steps_per_epoch,
         decay_factor=value("learning_rate_decay"), minimum_rate=value("learning_rate_min"),
-        loss_scale=FLAGS.loss_scale if FLAGS.mixed_precision == "mixed_float16" else None,
         fused=FLAGS.fused_optimizers)
 
 
@@ -184,6 +187,8 @@ def prepare(load_images: Callable[[str], "np.ndarray"], image_size: int, strateg
         global_batch_size=FLAGS.batch_size, objective=FLAGS.objective, g_loss=FLAGS.g_loss,
         penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight,
         g_ema_decay=FLAGS.g_ema_decay, d_style=FLAGS.d_style,
+        loss_scale=FLAGS.loss_scale if FLAGS.mixed_precision == "mixed_float16" else 0.0,
+        loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
         d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
         steps_per_call=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
     images = load_images(FLAGS.train_split)

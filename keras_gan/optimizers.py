@@ -31,6 +31,22 @@ def _handle(variable) -> tf.Tensor:
     return variable.handle
 
 
+def _unless_non_finite(optimizer, gradient, apply) -> None:
+    """Runs `apply` (one variable's fused update) unless the optimiser skips non-finite steps
+    and `gradient` is not finite. The dynamic loss scale makes every gradient of a skipped step
+    NaN, so all variables skip together; the check runs in the cross-replica update, where a
+    `cond` is allowed (keras_gan.loss_scale)."""
+    if not getattr(optimizer, "skip_non_finite", False):
+        apply()
+        return
+
+    def update():
+        apply()
+        return tf.constant(True)
+
+    tf.cond(tf.reduce_all(tf.math.is_finite(gradient)), update, lambda: tf.constant(False))
+
+
 class FusedAdam(keras.optimizers.Adam):
     """Keras's Adam with each variable updated by TensorFlow's one fused kernel (ResourceApplyAdam).
 
@@ -41,6 +57,10 @@ class FusedAdam(keras.optimizers.Adam):
     """
 
     def update_step(self, gradient, variable, learning_rate):
+        _unless_non_finite(self, gradient, lambda: self._fused_step(gradient, variable,
+                                                                    learning_rate))
+
+    def _fused_step(self, gradient, variable, learning_rate):
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
@@ -63,6 +83,10 @@ class FusedMomentumSGD(keras.optimizers.SGD):
         return self.momentum
 
     def update_step(self, gradient, variable, learning_rate):
+        _unless_non_finite(self, gradient, lambda: self._fused_step(gradient, variable,
+                                                                    learning_rate))
+
+    def _fused_step(self, gradient, variable, learning_rate):
         if self.momentum == 0 or self.nesterov or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
@@ -90,17 +114,11 @@ def make_optimizer(flag_prefix: str, name: str, learning_rate: float, *, beta_1:
                    beta_2: float = 0.999, momentum: float = 0.0,
                    final_momentum: float | None = None, momentum_ramp_steps: int = 1,
                    decay_factor: float = 1.0, minimum_rate: float = 0.0,
-                   loss_scale: float | None = None, fused: bool = True) -> keras.Optimizer:
+                   fused: bool = True) -> keras.Optimizer:
     """An Adam or SGD optimiser from flag values (`flag_prefix` names them in errors).
 
     `fused` picks the fused-kernel optimisers above; off, Keras's own (the momentum ramp has
-    only the fused form).
-
-    `loss_scale` (float16 mixed precision) is Keras's static `loss_scale_factor`: the trainer
-    multiplies the loss by it (`scale_loss`) and `apply` divides the gradients by it. Keras
-    3.15's dynamic LossScaleOptimizer fails inside a custom step under any tf.distribute
-    strategy (its cond around merge_call), reproduced here; an overflow instead stops the run
-    through the trainer's divergence guard.
+    only the fused form). Only the fused ones can skip a step for float16's dynamic loss scale.
     """
     if learning_rate <= 0:
         raise KerasGanError(f"--{flag_prefix}_learning_rate={learning_rate}: expected > 0")
@@ -111,20 +129,18 @@ def make_optimizer(flag_prefix: str, name: str, learning_rate: float, *, beta_1:
             else learning_rate)
     if name == "adam":
         adam = FusedAdam if fused else keras.optimizers.Adam
-        return adam(rate, beta_1, beta_2, loss_scale_factor=loss_scale)
+        return adam(rate, beta_1, beta_2)
     if name != "sgd":
         raise KerasGanError(f"--{flag_prefix}_optimizer={name}: expected adam or sgd")
     if final_momentum is not None and final_momentum != momentum:
-        return RampedMomentumSGD(rate, momentum, final_momentum, momentum_ramp_steps,
-                                 loss_scale_factor=loss_scale)
+        return RampedMomentumSGD(rate, momentum, final_momentum, momentum_ramp_steps)
     sgd = FusedMomentumSGD if fused else keras.optimizers.SGD
-    return sgd(rate, momentum=momentum, loss_scale_factor=loss_scale)
+    return sgd(rate, momentum=momentum)
 
 
 def reset_constant_learning_rate(optimizer: keras.Optimizer, rate: float) -> None:
     """Sets a constant learning rate after a checkpoint restore, which brings back the saved
     one: a rate changed on the command line of a resumed run then takes effect. Schedules are
     functions of the restored step and stay as they are."""
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    if not isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-        inner.learning_rate = rate
+    if not isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        optimizer.learning_rate = rate

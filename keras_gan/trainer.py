@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras_gan import objectives
 from keras_gan.ema import ExponentialMovingAverage
 from keras_gan.errors import KerasGanError
+from keras_gan.loss_scale import DynamicLossScale
 from keras_gan.models import build_combined
 
 ORDERS = ("g_first", "d_first", "simultaneous")
@@ -32,6 +33,8 @@ class TrainerConfig:
     penalty: a name from `keras_gan.objectives.PENALTIES`, added to D's loss times
         `penalty_weight`.
     g_ema_decay: keep an exponential moving average of G's weights (0: none).
+    loss_scale: the initial dynamic loss scale of each optimiser (float16; 0: none), doubled
+        after `loss_scale_growth_interval` finite steps, halved when a step is skipped.
     order: `g_first` (G step, then a D step on the same fake batch), `d_first` (D steps, then a
         G step on fresh z) or `simultaneous` (both from one forward pass, as the paper's code).
     d_steps: Algorithm 1's k, D steps per G step; each D step takes a fresh real batch.
@@ -45,6 +48,8 @@ class TrainerConfig:
     penalty: str = "none"
     penalty_weight: float = 10.0
     g_ema_decay: float = 0.0
+    loss_scale: float = 0.0
+    loss_scale_growth_interval: int = 2000
     d_style: str = "separate"
     d_reduction: str = "mean"
     order: str = "g_first"
@@ -113,11 +118,23 @@ class GANTrainer:
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
             self.ema = (ExponentialMovingAverage(self.generator, config.g_ema_decay)
                         if config.g_ema_decay else None)
+            self.g_loss_scale, self.d_loss_scale = (
+                (DynamicLossScale(config.loss_scale, config.loss_scale_growth_interval)
+                 for _ in range(2)) if config.loss_scale else (None, None))
+        for optimizer in (self.g_optimizer, self.d_optimizer):
+            if config.loss_scale:
+                if not hasattr(optimizer, "_fused_step"):
+                    raise KerasGanError("dynamic loss scaling (--mixed_precision=mixed_float16) "
+                                        "needs --fused_optimizers")
+                optimizer.skip_non_finite = True
         self._tracked = dict(generator=self.generator, discriminator=self.discriminator,
                              g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
                              step=self.step)
         if self.ema:
             self._tracked["generator_ema"] = self.ema.model
+        if config.loss_scale:
+            self._tracked["g_loss_scale"] = self.g_loss_scale.checkpointable()
+            self._tracked["d_loss_scale"] = self.d_loss_scale.checkpointable()
         self.checkpoint = tf.train.Checkpoint(**self._tracked)
         # Replica functions are traced inline by the outer tf.function; a nested tf.function is
         # only used to mark an XLA cluster (a shared inner trace would give every replica the
@@ -130,19 +147,23 @@ class GANTrainer:
         self._simultaneous_replica_fn = compiled(self._simultaneous_replica)
         self._train_calls = tf.function(self._train_loop, reduce_retracing=True)
 
+    # Entries a checkpoint may lack (written before the feature existed, or with it off); they
+    # keep their fresh values, and the EMA of G starts at the restored G.
+    _OPTIONAL = ("generator_ema", "g_loss_scale", "d_loss_scale")
+
     def restore(self, path: str) -> None:
-        """Restores a checkpoint of this trainer. One written without an EMA of G (an older run,
-        or EMA switched on later) starts the average at the restored G."""
+        """Restores a checkpoint of this trainer, also one without the optional entries."""
         reader = tf.train.load_checkpoint(path)
         saved = {name.split("/")[0] for name in reader.get_variable_to_shape_map()}
-        if not self.ema or "generator_ema" in saved:
+        present = {k: v for k, v in self._tracked.items() if k in saved or k not in self._OPTIONAL}
+        if len(present) == len(self._tracked):
             self.checkpoint.restore(path).assert_existing_objects_matched()
             return
-        without_ema = {k: v for k, v in self._tracked.items() if k != "generator_ema"}
-        tf.train.Checkpoint(**without_ema).restore(path).assert_existing_objects_matched()
+        tf.train.Checkpoint(**present).restore(path).assert_existing_objects_matched()
         self.checkpoint.save_counter.assign(
             reader.get_tensor("save_counter/.ATTRIBUTES/VARIABLE_VALUE"))
-        self.ema.copy_from_model()
+        if self.ema and "generator_ema" not in saved:
+            self.ema.copy_from_model()
 
     @property
     def sampling_generator(self) -> keras.Model:
@@ -181,13 +202,26 @@ class GANTrainer:
             metrics["penalty"] = penalty
         return fake_outputs, loss, {"d_loss": loss, **metrics}
 
+    def _minimise(self, tape: tf.GradientTape, loss: tf.Tensor, variables, optimizer,
+                  loss_scale: DynamicLossScale | None) -> None:
+        """Applies the gradients of `loss` (recorded on `tape`). With a dynamic loss scale, a
+        step whose gradients are not finite on some replica is skipped on all of them."""
+        if loss_scale is None:
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return
+        gradients = tape.gradient(loss, variables,
+                                  output_gradients=tf.convert_to_tensor(loss_scale.scale))
+        gradients, finite = loss_scale.unscale(gradients)
+        # All NaN on a skipped step: the fused optimisers then leave every variable alone.
+        gradients = [tf.where(finite, g, tf.fill(tf.shape(g), float("nan"))) for g in gradients]
+        optimizer.apply_gradients(zip(gradients, variables))
+        optimizer.iterations.assign_sub(1 - tf.cast(finite, optimizer.iterations.dtype))
+        loss_scale.update(finite)
+
     def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             _, loss, metrics = self._discriminate(element, tf.stop_gradient(fake))
-            # The identity unless the optimiser has a loss scale (float16 mixed precision).
-            scaled_loss = self.d_optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, self._d_vars)
-        self.d_optimizer.apply_gradients(zip(gradients, self._d_vars))
+        self._minimise(tape, loss, self._d_vars, self.d_optimizer, self.d_loss_scale)
         return metrics
 
     def _simultaneous_replica(self, element: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -200,13 +234,9 @@ class GANTrainer:
             g_loss = tf.nn.compute_average_loss(
                 self.objective.g_losses(fake_outputs),
                 global_batch_size=self.config.global_batch_size)
-            scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
-            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
-        d_gradients = tape.gradient(scaled_d_loss, self._d_vars)
-        g_gradients = tape.gradient(scaled_g_loss, self._g_vars)
+        self._minimise(tape, d_loss, self._d_vars, self.d_optimizer, self.d_loss_scale)
+        self._minimise(tape, g_loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
         del tape
-        self.d_optimizer.apply_gradients(zip(d_gradients, self._d_vars))
-        self.g_optimizer.apply_gradients(zip(g_gradients, self._g_vars))
         return {**metrics, "g_loss": g_loss, "d_fake_after": metrics["d_fake"]}
 
     def _g_replica(self, z: tf.Tensor) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
@@ -214,9 +244,7 @@ class GANTrainer:
             fake, fake_outputs = self.combined(z, training=True)
             loss = tf.nn.compute_average_loss(self.objective.g_losses(fake_outputs),
                                               global_batch_size=self.config.global_batch_size)
-            scaled_loss = self.g_optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, self._g_vars)
-        self.g_optimizer.apply_gradients(zip(gradients, self._g_vars))
+        self._minimise(tape, loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
         return {"g_loss": loss, "d_fake_after": tf.reduce_sum(
             self.objective.fake_summary(fake_outputs)) / self.config.global_batch_size}, fake
 

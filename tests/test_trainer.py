@@ -182,24 +182,89 @@ def test_divergence_stops_with_the_step_and_saves_nothing(tmp_path):
     assert manager.latest_checkpoint is None
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision_steps_are_finite_with_float32_losses(policy):
+def mixed_trainer(policy, strategy=None, loss_scale=0.0, growth=2000, steps_per_call=5):
     from keras_gan.optimizers import make_optimizer
 
-    scale = 1024.0 if policy == "mixed_float16" else None
     keras.mixed_precision.set_global_policy(policy)
     try:
-        trainer = GANTrainer(
-            tiny_models, lambda: (make_optimizer("g", "adam", 1e-3, loss_scale=scale),
-                                  make_optimizer("d", "adam", 1e-3, loss_scale=scale)),
-            TrainerConfig(global_batch_size=BATCH, d_style="concat", steps_per_call=5),
-            tf.distribute.OneDeviceStrategy("/cpu:0"))
-        history = trainer.train_steps(stream(trainer), 10)
+        return GANTrainer(
+            tiny_models, lambda: (make_optimizer("g", "adam", 1e-3),
+                                  make_optimizer("d", "adam", 1e-3)),
+            TrainerConfig(global_batch_size=BATCH, d_style="concat", steps_per_call=steps_per_call,
+                          loss_scale=loss_scale, loss_scale_growth_interval=growth),
+            strategy or tf.distribute.OneDeviceStrategy("/cpu:0"))
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("policy, loss_scale", [("mixed_float16", 2.0 ** 15),
+                                                ("mixed_bfloat16", 0.0)])
+def test_mixed_precision_steps_are_finite_with_float32_losses(policy, loss_scale):
+    trainer = mixed_trainer(policy, loss_scale=loss_scale)
+    history = trainer.train_steps(stream(trainer), 10)
     assert trainer.generator.layers[1].compute_dtype == policy.split("_")[1]
     assert all(np.isfinite(history[name]).all() for name in ("d_loss", "g_loss"))
-    assert trainer.g_optimizer.scale_loss(1.0) == (scale or 1.0)
+
+
+def optimizer_state(trainer):
+    """Weights, Adam moments and step counters (BN statistics move in any forward pass)."""
+    return [v.numpy().copy() for v in (trainer.g_optimizer.variables + trainer.d_optimizer.variables
+                                       + trainer.generator.trainable_variables
+                                       + trainer.discriminator.trainable_variables)]
+
+
+def test_float16_overflow_is_skipped_then_the_scale_halves_and_regrows():
+    trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, growth=2, steps_per_call=1)
+    iterator = stream(trainer)
+    trainer.train_steps(iterator, 1)
+    for scale in (trainer.g_loss_scale, trainer.d_loss_scale):
+        scale.scale.assign(3e38)  # scaled gradients overflow
+    before = optimizer_state(trainer)
+    history = trainer.train_steps(iterator, 1)
+    assert np.isfinite(history["d_loss"]).all()  # the losses themselves are fine
+    for a, b in zip(before, optimizer_state(trainer)):
+        np.testing.assert_array_equal(a, b)  # weights, Adam moments, iterations untouched
+    assert trainer.d_loss_scale.scale.numpy() == np.float32(1.5e38)
+    trainer.d_loss_scale.scale.assign(1024.0)
+    trainer.g_loss_scale.scale.assign(1024.0)
+    trainer.train_steps(iterator, 1)
+    assert trainer.d_loss_scale.scale.numpy() == 1024.0
+    assert trainer.d_loss_scale.finite_steps.numpy() == 1
+    trainer.train_steps(iterator, 1)
+    assert trainer.d_loss_scale.scale.numpy() == 2048.0  # two finite steps in a row
+    assert trainer.d_loss_scale.finite_steps.numpy() == 0
+    assert trainer.d_optimizer.iterations.numpy() == 3
+
+
+def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_path):
+    runs = []
+    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+        trainer = mixed_trainer("mixed_float16", strategy, loss_scale=2.0 ** 15, growth=2,
+                                steps_per_call=3)
+        trainer.train_steps(stream(trainer), 3)
+        runs.append(trainer)
+    single, mirrored = runs
+    assert single.d_loss_scale.scale.numpy() == mirrored.d_loss_scale.scale.numpy() == 2.0 ** 16
+    for a, b in zip(snapshot(single.generator), snapshot(mirrored.generator)):
+        np.testing.assert_allclose(b, a, rtol=2e-2, atol=2e-3)  # float16 arithmetic
+    path = single.checkpoint.save(str(tmp_path / "ckpt"))
+    resumed = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, growth=2)
+    resumed.restore(path)
+    assert resumed.d_loss_scale.scale.numpy() == 2.0 ** 16
+    assert resumed.d_loss_scale.finite_steps.numpy() == single.d_loss_scale.finite_steps.numpy()
+
+
+def test_divergence_guard_still_catches_real_nan_under_float16():
+    from keras_gan.trainer import DivergenceError
+
+    trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, steps_per_call=2)
+    trainer.discriminator.layers[-1].kernel.assign(
+        np.full(trainer.discriminator.layers[-1].kernel.shape, np.nan, np.float32))
+    spec = inputs.StreamSpec(BATCH, Z_DIM, seed=1)
+    dataset = trainer.strategy.distribute_datasets_from_function(
+        lambda context: inputs.training_stream(IMAGES, spec, 0, context))
+    with pytest.raises(DivergenceError, match="training diverged"):
+        trainer.fit(dataset, 8, 4)
 
 
 def test_fused_loop_traces_once_whatever_the_step_count():
