@@ -142,6 +142,9 @@ def check_flags() -> None:
             raise KerasGanError(f"--{name}={FLAGS[name].value}: expected a positive integer")
     if FLAGS.max_steps < 0:
         raise KerasGanError(f"--max_steps={FLAGS.max_steps}: expected 0 (no limit) or more")
+    if FLAGS.mixed_precision == "mixed_float16" and not FLAGS.fused_optimizers:
+        raise KerasGanError("--mixed_precision=mixed_float16 skips overflowing steps inside the "
+                            "fused optimisers: drop --nofused_optimizers")
     from keras_gan.objectives import make_objective
 
     make_objective(FLAGS.objective, FLAGS.g_loss, _real_label_range())
@@ -238,7 +241,8 @@ CHANGEABLE_ON_RESUME = (
     "sample_every", "sample_count", "log_every", "checkpoint_every", "keep_checkpoints",
     "steps_per_call", "jit_compile", "curve_smoothing", "grid_history", "g_learning_rate",
     "d_learning_rate", "g_ema_decay", "eval_every_epochs", "eval_metrics", "eval_samples",
-    "eval_classifier", "eval_validation_split", "eval_d_accuracy", "json")
+    "eval_classifier", "eval_validation_split", "eval_d_accuracy", "json", "loss_scale",
+    "loss_scale_growth_interval")
 
 
 def _train(setup: Setup, load_images, draw_samples, evaluate) -> dict:

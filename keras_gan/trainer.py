@@ -71,6 +71,10 @@ class TrainerConfig:
         if not 0.0 <= self.g_ema_decay < 1.0:
             raise KerasGanError(f"--g_ema_decay={self.g_ema_decay}: expected 0 (off) or a decay "
                                 f"in (0, 1), e.g. 0.999")
+        if self.loss_scale < 0 or self.loss_scale_growth_interval < 1:
+            raise KerasGanError(f"--loss_scale={self.loss_scale}, --loss_scale_growth_interval="
+                                f"{self.loss_scale_growth_interval}: expected a positive scale "
+                                f"and interval")
         if self.penalty_weight < 0:
             raise KerasGanError(f"--penalty_weight={self.penalty_weight}: expected >= 0")
         for name in ("global_batch_size", "d_steps", "steps_per_call"):
@@ -121,8 +125,8 @@ class GANTrainer:
             self.g_loss_scale, self.d_loss_scale = (
                 (DynamicLossScale(config.loss_scale, config.loss_scale_growth_interval)
                  for _ in range(2)) if config.loss_scale else (None, None))
-        for optimizer in (self.g_optimizer, self.d_optimizer):
-            if config.loss_scale:
+        if config.loss_scale:
+            for optimizer in (self.g_optimizer, self.d_optimizer):
                 if not hasattr(optimizer, "_fused_step"):
                     raise KerasGanError("dynamic loss scaling (--mixed_precision=mixed_float16) "
                                         "needs --fused_optimizers")
