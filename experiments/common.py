@@ -221,8 +221,6 @@ def run(load_images: Callable[[str], "np.ndarray"], image_size: int | None, *,
     `evaluate(samples)` scores G's samples every --eval_every_epochs and at the end (default:
     the MNIST metrics, only with --eval_every_epochs); the last scores are returned.
     """
-    import json
-
     from keras_gan import run_directory
 
     if not FLAGS.run_dir:

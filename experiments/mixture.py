@@ -15,7 +15,7 @@ from absl import flags
 
 from experiments import common
 from keras_gan import cli
-from keras_gan.errors import KerasGanError, exit_on_user_error
+from keras_gan.errors import exit_on_user_error
 
 flags.DEFINE_enum("mixture", "ring", ["ring", "grid"],
                   "ring: 8 Gaussians on the unit circle, std 0.01; grid: 25 Gaussians at "
@@ -32,9 +32,6 @@ def main(argv):
         common.fail_on_extra_arguments(argv)
     from keras_gan import mixtures, plotting
 
-    if FLAGS.num_points < FLAGS.batch_size:
-        raise KerasGanError(f"--num_points={FLAGS.num_points}: expected at least --batch_size="
-                            f"{FLAGS.batch_size}")
     mixture = mixtures.MIXTURES[FLAGS.mixture]
     points = mixture.sample(FLAGS.num_points, FLAGS.seed)
     scores = common.run(

@@ -64,4 +64,3 @@ def _temporary_name(path: str) -> Iterator[str]:
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
-

@@ -80,8 +80,8 @@ def bce(g_loss: str = "non_saturating") -> Objective:
     return Objective(
         "bce", lambda real, fake, labels: (bce_with_logits(labels, real),
                                            bce_with_logits(0.0, fake)),
-        g_losses, _probability_summaries, PROBABILITY_SUMMARIES, lambda fake: tf.sigmoid(_flat(fake)),
-        smooths_labels=True)
+        g_losses, _probability_summaries, PROBABILITY_SUMMARIES,
+        lambda fake: tf.sigmoid(_flat(fake)), smooths_labels=True)
 
 
 def least_squares() -> Objective:

@@ -56,11 +56,7 @@ def write_curves(path: str, steps: np.ndarray, panels: Sequence[Dict[str, np.nda
     and a Hanning-smoothed line over it; `smoothing` is the window in steps (0: 1% of the run,
     1: raw only).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = _pyplot()
     window = smoothing or len(steps) // 100
     figure, axes = plt.subplots(len(panels), 1, figsize=(9, 3.2 * len(panels)), sharex=True,
                                 squeeze=False)
@@ -82,11 +78,7 @@ def write_curves(path: str, steps: np.ndarray, panels: Sequence[Dict[str, np.nda
 
 def write_scatter(path: str, points: np.ndarray, centres: np.ndarray | None = None) -> None:
     """Atomically writes a scatter plot of 2-D samples over the true mixture centres as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = _pyplot()
     figure, axis = plt.subplots(figsize=(5, 5))
     if centres is not None:
         axis.scatter(centres[:, 0], centres[:, 1], s=60, c="red", marker="x", label="modes")
@@ -102,12 +94,20 @@ def write_scatter(path: str, points: np.ndarray, centres: np.ndarray | None = No
     _save_figure(path, figure)
 
 
-def _save_figure(path: str, figure) -> None:
-    from matplotlib import pyplot as plt
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend: the programs draw PNGs, never to a screen."""
+    import matplotlib
 
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
+
+
+def _save_figure(path: str, figure) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
+    _pyplot().close(figure)
     atomic.write_bytes(path, buffer.getvalue())
 
 
@@ -116,11 +116,7 @@ def write_evaluation_curves(path: str, history: Dict[str, np.ndarray],
     """Atomically writes each named score of `history` (columns of eval_history.csv) against the
     training step and against training wall time, one row per score; `<name>` with a `_se`
     partner (Parzen's `parzen_ll`, `parzen_se`) gets its standard error as a band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = _pyplot()
     names = [name for name in names if name in history]
     figure, axes = plt.subplots(len(names), 2, figsize=(10, 2.8 * len(names)), squeeze=False)
     minutes = history["train_seconds"] / 60.0

@@ -146,9 +146,10 @@ def check_resumable_flags(run_dir: str, flag_values, changeable: Sequence[str],
     current = program_flags(flag_values)
     differing = []
     for name, flag_ in sorted(current.items()):
-        now = flag_.serialize()
-        was = recorded.get(name, _default_line(flag_))
-        if now != was and name != "flagfile":
+        now, was = flag_.serialize(), recorded.get(name)
+        # A flag absent from flags.cfg was at its default (older runs recorded every flag).
+        changed = now != was if was is not None else flag_.value != flag_.default
+        if changed and name != "flagfile":
             differing.append((name, was, now))
     fixed = [(n, was, now) for n, was, now in differing if n not in changeable]
     if fixed:
@@ -168,16 +169,6 @@ def record_flag_changes(run_dir: str, changes: Sequence[str], step: int) -> None
         stream.write(f"# resumed at step {step} on {stamp} with\n" + "\n".join(changes) + "\n")
     logging.info("resuming with changed flags (recorded in %s): %s", CHANGES_NAME,
                  " ".join(changes))
-
-
-def _default_line(flag_) -> str:
-    """How `record_flags` would have written a flag left at its default: not at all."""
-    saved = flag_.value
-    flag_.value = flag_.default
-    try:
-        return flag_.serialize()
-    finally:
-        flag_.value = saved
 
 
 def record_flags(run_dir: str, flag_values) -> None:
