@@ -5,6 +5,8 @@ side by side.
 
     python -m experiments.benchmark --flagfile=experiments/configs/gan_pytorch.cfg \
         --data_dir=../shared/data/mnist [--steps=2000] [--json]
+    python -m experiments.benchmark --flagfile=experiments/configs/dcgan_mnist32.cfg \
+        --image_dir=FOLDER --channels=1 [--stream_from_disk] --modes=fast
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from absl import flags
 from absl.testing import flagsaver
 
 from experiments import common
-from experiments import dcgan  # noqa: F401  (defines --dataset, --image_size ... so its configs parse)
+from experiments import dcgan  # noqa: F401  (defines --image_size so its configs parse)
 from keras_gan import cli
 from keras_gan.errors import KerasGanError, exit_on_user_error
 
@@ -28,15 +30,17 @@ FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 
 
-def load_images(split: str):
+def load_data(split: str):
+    """The flags' data (an --image_dir with --stream_from_disk times the streaming path)."""
     import numpy as np
 
     from keras_gan import data, models
 
     size = models.ARCHITECTURES[FLAGS.architecture].image_size
     if FLAGS.synthetic_data:
-        return np.random.RandomState(0).randint(0, 256, (60000, size, size, 1)).astype(np.uint8)
-    return data.resize_images(data.load_mnist(FLAGS.data_dir, split)[0], size)
+        return data.LabelledImages(
+            np.random.RandomState(0).randint(0, 256, (60000, size, size, 1)).astype(np.uint8))
+    return common.load_data(split, size)
 
 
 # The plain mode is the usual custom loop: one tf.function call per step, Keras's optimisers.
@@ -48,7 +52,7 @@ def time_mode(mode: str) -> dict:
     from keras_gan import models
 
     with flagsaver.flagsaver(**MODES[mode]):
-        setup = common.prepare(load_images, models.ARCHITECTURES[FLAGS.architecture].image_size)
+        setup = common.prepare(load_data, models.ARCHITECTURES[FLAGS.architecture].image_size)
         iterator = iter(setup.distributed_stream(0))
         setup.trainer.train_steps(iterator, FLAGS.warmup_steps)
         started = time.perf_counter()
@@ -56,8 +60,11 @@ def time_mode(mode: str) -> dict:
         seconds = time.perf_counter() - started
         images = FLAGS.steps * FLAGS.batch_size * FLAGS.d_steps
         result = {"images_per_sec": images / seconds, "steps_per_sec": FLAGS.steps / seconds}
+        source = ("synthetic" if FLAGS.synthetic_data else FLAGS.image_dir + (
+            " streamed" if FLAGS.stream_from_disk else " in memory") if FLAGS.image_dir
+            else FLAGS.dataset)
         print(f"{mode:>5}: {result['images_per_sec']:9.0f} images/s  "
-              f"{result['steps_per_sec']:8.1f} steps/s  ({FLAGS.architecture}, batch "
+              f"{result['steps_per_sec']:8.1f} steps/s  ({source}, {FLAGS.architecture}, batch "
               f"{FLAGS.batch_size}, steps_per_call {FLAGS.steps_per_call}, xla "
               f"{FLAGS.jit_compile}, fused optimisers {FLAGS.fused_optimizers}, "
               f"{FLAGS.mixed_precision})", flush=True)

@@ -16,7 +16,23 @@ from absl import flags, logging
 from keras_gan.errors import KerasGanError
 
 # --- the flags the issue names for every experiment ---
-flags.DEFINE_string("data_dir", "", "Folder of the four MNIST IDX .gz files; empty: tfds `mnist`.")
+flags.DEFINE_string("dataset", "mnist",
+                    "Training data when --image_dir is empty: a tfds image dataset (mnist, "
+                    "fashion_mnist, cifar10, celeb_a, ...); mnist and fashion_mnist may come from "
+                    "IDX files in --data_dir.")
+flags.DEFINE_string("data_dir", "", "Folder of the four IDX .gz files of --dataset (mnist or "
+                    "fashion_mnist); empty: tfds.")
+flags.DEFINE_string("image_dir", "", "A folder of JPEG/PNG images to train on instead (class "
+                    "subfolders give labels).")
+flags.DEFINE_integer("channels", 3, "Channels of --image_dir images (1 or 3).")
+flags.DEFINE_integer("max_images", 0, "Use at most this many training images; 0: all.")
+flags.DEFINE_bool("stream_from_disk", False,
+                  "Decode --image_dir files on every step (parallel, prefetched) instead of "
+                  "holding them in memory: for folders too large for memory.")
+flags.DEFINE_enum("conditional", "none", ["none", "concat", "projection"],
+                  "Class-conditional G(z, y) and D(x, y) on labelled data: y joined to z and to "
+                  "D's input (Mirza & Osindero), or D's logit plus <embed(y), phi(x)> (Miyato & "
+                  "Koyama).")
 flags.DEFINE_string("run_dir", None, "Where the run writes flags, CSV, grids, checkpoints, model.")
 flags.DEFINE_integer("epochs", 1, "Passes over the training split (each D step takes one batch).")
 flags.DEFINE_integer("max_steps", 0, "Stop after this many training steps; 0: no limit.")
@@ -98,7 +114,8 @@ flags.DEFINE_integer("eval_every_epochs", 0,
                      "Score samples every N epochs during training (0: never); see --eval_metrics.")
 flags.DEFINE_list("eval_metrics", ["parzen"], "In-training metrics: parzen, fid, is, modes.")
 flags.DEFINE_integer("eval_samples", 2000, "Samples per in-training evaluation (cheap, not 10k).")
-flags.DEFINE_string("eval_classifier", "", "MNIST classifier for in-training fid / is / modes.")
+flags.DEFINE_string("eval_classifier", "", "MNIST classifier for in-training fid / is / modes; "
+                    "empty: the one packaged with keras_gan.")
 flags.DEFINE_string("eval_validation_split", "train[50000:51000]",
                     "Images that choose the Parzen sigma (the paper's 1,000 validation images).")
 flags.DEFINE_bool("eval_d_accuracy", False,
@@ -142,6 +159,10 @@ def check_flags() -> None:
             raise KerasGanError(f"--{name}={FLAGS[name].value}: expected a positive integer")
     if FLAGS.max_steps < 0:
         raise KerasGanError(f"--max_steps={FLAGS.max_steps}: expected 0 (no limit) or more")
+    if FLAGS.channels not in (1, 3):
+        raise KerasGanError(f"--channels={FLAGS.channels}: expected 1 or 3")
+    if FLAGS.max_images < 0:
+        raise KerasGanError(f"--max_images={FLAGS.max_images}: expected 0 (all) or more")
     if FLAGS.mixed_precision == "mixed_float16" and not FLAGS.fused_optimizers:
         raise KerasGanError("--mixed_precision=mixed_float16 skips overflowing steps inside the "
                             "fused optimisers: drop --nofused_optimizers")
@@ -156,7 +177,7 @@ class Setup:
 
     strategy: object
     trainer: object
-    images: "np.ndarray"
+    data: object  # keras_gan.data.LabelledImages
     stream: object  # keras_gan.inputs.StreamSpec
     value_range: tuple
     steps_per_epoch: int
@@ -166,17 +187,30 @@ class Setup:
 
         return self.strategy.distribute_datasets_from_function(
             lambda context: inputs.training_stream(
-                self.images, self.stream, start_step * FLAGS.d_steps, context))
+                self.data, self.stream, start_step * FLAGS.d_steps, context))
 
 
-def prepare(load_images: Callable[[str], "np.ndarray"], image_size: int, strategy=None
-            ) -> Setup:
-    """Checks the flags, loads the training images and builds the trainer they describe.
+def load_data(split: str, image_size: int | None):
+    """The split of the data the flags name (--image_dir, --dataset, --data_dir ...)."""
+    from keras_gan import data
 
-    `load_images(split)` gives uint8 (N, H, W, C) images of a split; `image_size` is checked
-    against the architecture before anything is loaded.
+    return data.load_dataset(FLAGS.dataset, split, data_dir=FLAGS.data_dir,
+                             image_dir=FLAGS.image_dir, image_size=image_size,
+                             channels=FLAGS.channels, max_images=FLAGS.max_images,
+                             stream=FLAGS.stream_from_disk)
+
+
+LoadData = Callable[[str], "data.LabelledImages"]
+
+
+def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
+    """Checks the flags, loads the training data and builds the trainer they describe.
+
+    `load(split)` gives a split's `LabelledImages`; `image_size` is checked against the
+    architecture before anything is loaded.
     """
     import keras
+    import numpy as np
 
     from keras_gan import data, inputs, models
     from keras_gan.strategy import make_strategy
@@ -194,48 +228,56 @@ def prepare(load_images: Callable[[str], "np.ndarray"], image_size: int, strateg
         loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
         d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
         steps_per_call=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
-    images = load_images(FLAGS.train_split)
-    steps_per_epoch = inputs.batches_per_epoch(len(images), FLAGS.batch_size) // FLAGS.d_steps
+    training = load(FLAGS.train_split)
+    steps_per_epoch = inputs.batches_per_epoch(len(training), FLAGS.batch_size) // FLAGS.d_steps
     if steps_per_epoch < 1:
         raise KerasGanError(f"--batch_size={FLAGS.batch_size} x --d_steps={FLAGS.d_steps} is more "
-                            f"than the {len(images)} training images")
-    pixel_mean = images.mean(axis=0) / 255.0
+                            f"than the {len(training)} training images")
+    if FLAGS.conditional != "none" and not training.num_classes:
+        raise KerasGanError(f"--conditional={FLAGS.conditional}: the training data has no labels "
+                            f"(an --image_dir needs class subfolders)")
+    num_classes = training.num_classes if FLAGS.conditional != "none" else 0
+    # The paper's G starts its output biases at the data's mean image (in-memory data only).
+    pixel_mean = (training.images.mean(axis=0) / 255.0
+                  if isinstance(training.images, np.ndarray) else None)
     keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
     keras.utils.set_random_seed(FLAGS.seed)
     trainer = GANTrainer(
-        lambda: models.build_gan(FLAGS.architecture, images.shape[1:], FLAGS.z_dim, pixel_mean,
-                                 FLAGS.spectral_norm),
+        lambda: models.build_gan(FLAGS.architecture, training.images.shape[1:], FLAGS.z_dim,
+                                 pixel_mean, FLAGS.spectral_norm, FLAGS.conditional, num_classes),
         lambda: (_optimizer("g", steps_per_epoch), _optimizer("d", steps_per_epoch)),
         config, strategy)
     stream = inputs.StreamSpec(FLAGS.batch_size, FLAGS.z_dim, FLAGS.noise, value_range,
-                               _real_label_range(), FLAGS.seed)
-    return Setup(strategy, trainer, images, stream, value_range, steps_per_epoch)
+                               _real_label_range(), FLAGS.seed, conditional=bool(num_classes))
+    return Setup(strategy, trainer, training, stream, value_range, steps_per_epoch)
 
 
-def run(load_images: Callable[[str], "np.ndarray"], image_size: int | None, *,
+def run(load: LoadData, image_size: int | None, *,
         draw_samples: Callable[[str, "np.ndarray"], None] | None = None,
-        evaluate: Callable[["np.ndarray"], dict] | None = None) -> dict:
+        evaluate: Callable[["np.ndarray", "np.ndarray | None"], dict] | None = None) -> dict:
     """Trains the configured GAN and writes the run directory (see `prepare` for the args).
 
-    `draw_samples(path, samples)` pictures G's fixed-noise samples (default: an image grid).
-    `evaluate(samples)` scores G's samples every --eval_every_epochs and at the end (default:
-    the MNIST metrics, only with --eval_every_epochs); the last scores are returned.
+    `draw_samples(path, samples)` pictures G's fixed-noise samples (default: an image grid, one
+    row per class for a conditional G). `evaluate(samples, labels)` scores G's samples (and the
+    labels they were asked for; None unconditionally) every --eval_every_epochs and at the end
+    (default: the MNIST metrics, only with --eval_every_epochs); the last scores are returned.
     """
     from keras_gan import run_directory
 
     if not FLAGS.run_dir:
         raise KerasGanError("--run_dir is required: the directory the run writes to")
     run_directory.check_writable(FLAGS.run_dir)
-    setup = prepare(load_images, image_size)
+    setup = prepare(load, image_size)
     run_directory.create(FLAGS.run_dir)
     with run_directory.lock(FLAGS.run_dir):
-        return _train(setup, load_images, draw_samples, evaluate)
+        return _train(setup, load, draw_samples, evaluate)
 
 
 # Flags a resumed run may change: how long it runs, what it logs and how fast it goes; paths
 # that may have moved. Every other flag changes the model, the data or the objective.
 CHANGEABLE_ON_RESUME = (
-    "epochs", "max_steps", "run_dir", "data_dir", "image_dir", "resume", "strategy",
+    "epochs", "max_steps", "run_dir", "data_dir", "image_dir", "stream_from_disk", "resume",
+    "strategy",
     "sample_every", "sample_count", "log_every", "checkpoint_every", "keep_checkpoints",
     "steps_per_call", "jit_compile", "curve_smoothing", "grid_history", "g_learning_rate",
     "d_learning_rate", "g_ema_decay", "eval_every_epochs", "eval_metrics", "eval_samples",
@@ -243,13 +285,14 @@ CHANGEABLE_ON_RESUME = (
     "loss_scale_growth_interval")
 
 
-def _train(setup: Setup, load_images, draw_samples, evaluate) -> dict:
+def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     """The part of `run` that holds the run directory's lock."""
     import json
 
+    import numpy as np
     import tensorflow as tf
 
-    from keras_gan import atomic, callbacks, export, inputs, metrics, run_directory
+    from keras_gan import atomic, callbacks, export, inputs, metrics, models, run_directory
 
     trainer, value_range, steps_per_epoch = setup.trainer, setup.value_range, setup.steps_per_epoch
     total_steps = FLAGS.epochs * steps_per_epoch
@@ -274,19 +317,19 @@ def _train(setup: Setup, load_images, draw_samples, evaluate) -> dict:
     run_directory.record_flag_changes(FLAGS.run_dir, changes, start_step)
 
     dataset = setup.distributed_stream(start_step)
-    fixed_noise = inputs.sample_noise([FLAGS.sample_count, FLAGS.z_dim], FLAGS.noise,
-                                      tf.constant([FLAGS.seed, -1], tf.int64)).numpy()
+    fixed = callbacks.FixedInputs.draw(FLAGS.sample_count, FLAGS.z_dim, FLAGS.noise,
+                                       models.num_classes(trainer.generator), FLAGS.seed)
     run_callbacks = callbacks.standard_callbacks(
-        FLAGS.run_dir, trainer.sampling_generator, fixed_noise, value_range, manager,
+        FLAGS.run_dir, trainer.sampling_generator, fixed, value_range, manager,
         global_batch_size=FLAGS.batch_size, steps_per_epoch=steps_per_epoch,
         start_step=start_step, total_steps=total_steps, sample_every=FLAGS.sample_every,
         log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every,
         metric_names=trainer.metric_names, smoothing=FLAGS.curve_smoothing,
         grid_history=FLAGS.grid_history, draw_samples=draw_samples)
     if evaluate is None and FLAGS.eval_every_epochs:
-        evaluate = _mnist_evaluation(load_images, value_range)
+        evaluate = _mnist_evaluation(load, value_range)
     evaluation = evaluate and callbacks.EvaluationCallback(
-        trainer.sampling_generator, evaluate, FLAGS.noise, FLAGS.eval_samples,
+        trainer.sampling_generator, evaluate, FLAGS.noise, fixed.num_classes, FLAGS.eval_samples,
         FLAGS.eval_every_epochs, os.path.join(FLAGS.run_dir, "eval_history.csv"),
         os.path.join(FLAGS.run_dir, "tensorboard"), FLAGS.seed)
     if evaluation:
@@ -304,9 +347,11 @@ def _train(setup: Setup, load_images, draw_samples, evaluate) -> dict:
                         "command to resume", trainer.step.numpy())
         raise SystemExit(130)
     if FLAGS.eval_d_accuracy:
-        real = inputs.scale_images(load_images("test"), value_range).numpy()
+        test = load("test")
+        real = inputs.scale_images(test.images, value_range).numpy()
+        labels = test.labels.astype(np.int32) if trainer.conditional else None
         accuracy = metrics.discriminator_accuracy(trainer.discriminator, trainer.generator, real,
-                                                  FLAGS.noise, seed=FLAGS.seed)
+                                                  FLAGS.noise, seed=FLAGS.seed, labels=labels)
         atomic.write_text(os.path.join(FLAGS.run_dir, "d_accuracy.json"),
                           json.dumps(accuracy, indent=2) + "\n")
         logging.info("D accuracy: %.4f on %d test images, %.4f on as many fakes",
@@ -315,18 +360,22 @@ def _train(setup: Setup, load_images, draw_samples, evaluate) -> dict:
     return evaluation.scores if evaluation else {}
 
 
-def _mnist_evaluation(load_images, value_range):
+def _mnist_evaluation(load: LoadData, value_range):
     """Cheap MNIST metrics during training: Parzen on 1,000 validation images and the
-    classifier scores on --eval_samples samples."""
+    classifier scores (the packaged classifier unless --eval_classifier) on --eval_samples
+    samples."""
     from keras_gan import evaluation
     from keras_gan.classifier import load_classifier
 
-    classifier = load_classifier(FLAGS.eval_classifier) if FLAGS.eval_classifier else None
-    as_pixels = lambda split: evaluation.to_mnist_pixels(load_images(split), (0, 255))  # noqa
-    reference = evaluation.MnistReference(as_pixels(FLAGS.eval_validation_split),
-                                          as_pixels("test")[:1000], classifier)
-    return lambda images: reference.evaluate(evaluation.to_mnist_pixels(images, value_range),
-                                             FLAGS.eval_metrics)
+    needs_classifier = set(FLAGS.eval_metrics) - {"parzen"}
+    classifier = load_classifier(FLAGS.eval_classifier) if needs_classifier else None
+    test = load("test")
+    as_pixels = lambda images: evaluation.to_mnist_pixels(images, (0, 255))  # noqa: E731
+    reference = evaluation.MnistReference(
+        as_pixels(load(FLAGS.eval_validation_split).images), as_pixels(test.images)[:1000],
+        classifier, test.labels[:1000] if test.labels is not None else None)
+    return lambda images, labels: reference.evaluate(
+        evaluation.to_mnist_pixels(images, value_range), FLAGS.eval_metrics, labels)
 
 
 @contextlib.contextmanager

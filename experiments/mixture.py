@@ -30,14 +30,14 @@ flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 def main(argv):
     if len(argv) > 1:
         common.fail_on_extra_arguments(argv)
-    from keras_gan import mixtures, plotting
+    from keras_gan import data, mixtures, plotting
 
     mixture = mixtures.MIXTURES[FLAGS.mixture]
     points = mixture.sample(FLAGS.num_points, FLAGS.seed)
     scores = common.run(
-        lambda split: points, image_size=None,
+        lambda split: data.LabelledImages(points), image_size=None,
         draw_samples=lambda path, samples: plotting.write_scatter(path, samples, mixture.centres),
-        evaluate=lambda samples: mixtures.mode_metrics(samples, mixture))
+        evaluate=lambda samples, labels: mixtures.mode_metrics(samples, mixture))
     if FLAGS.json:
         print(json.dumps(scores), flush=True)
 

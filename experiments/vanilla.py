@@ -1,4 +1,5 @@
-"""Fully-connected GANs on MNIST (the paper's, PyTorch-GAN's, the blog's, the heuristic one).
+"""Fully-connected GANs on 28x28 images (the paper's, PyTorch-GAN's, the blog's, the heuristic
+one): MNIST by default, any --dataset or --image_dir resized to 28x28.
 
     python -m experiments.vanilla --flagfile=experiments/configs/gan_pytorch.cfg --run_dir=runs/x
 """
@@ -18,9 +19,7 @@ flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 def main(argv):
     if len(argv) > 1:
         common.fail_on_extra_arguments(argv)
-    from keras_gan import data
-
-    common.run(lambda split: data.load_mnist(FLAGS.data_dir, split)[0], image_size=28)
+    common.run(lambda split: common.load_data(split, 28), image_size=28)
 
 
 if __name__ == "__main__":

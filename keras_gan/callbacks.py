@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import time
 from typing import Callable, Sequence, Tuple
@@ -19,21 +20,70 @@ from tensorflow.core.framework import summary_pb2
 from keras_gan import atomic, plotting
 
 
-class SampleGrid(keras.callbacks.Callback):
-    """Writes a PNG of G(fixed_noise) every `every_n_steps` steps and at the end, drawn by
-    `draw(path, samples)`: an image grid, or a scatter plot for 2-D points."""
+@dataclasses.dataclass(frozen=True)
+class FixedInputs:
+    """What sample grids feed G: `count` fixed noise vectors, or for a conditional G one row per
+    class with the same noise down each of `columns` columns."""
 
-    def __init__(self, generator: keras.Model, fixed_noise: np.ndarray, directory: str,
-                 draw: Callable[[str, np.ndarray], None], every_n_steps: int):
+    inputs: object  # z (N, z_dim), or [z, labels (N,)]
+    columns: int | None = None
+    num_classes: int = 0
+
+    @classmethod
+    def draw(cls, count: int, z_dim: int, noise: str, num_classes: int, seed: int
+             ) -> "FixedInputs":
+        from keras_gan.inputs import sample_noise
+
+        z = sample_noise([count, z_dim], noise, tf.constant([seed, -1], tf.int64)).numpy()
+        if not num_classes:
+            return cls(z)
+        columns = max(1, count // num_classes)
+        labels = np.repeat(np.arange(num_classes, dtype=np.int32), columns)
+        return cls([np.tile(z[:columns], (num_classes, 1)), labels], columns, num_classes)
+
+    def history_row(self, columns: int = 10):
+        """One grid-history row: the first `columns` noise vectors, or the first column's
+        noise for every class."""
+        if not self.num_classes:
+            return self.inputs[:columns]
+        return [part[::self.columns] for part in self.inputs]
+
+
+_IMAGE_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="images"))
+
+
+def write_image_summary(writer, name: str, png_path: str, step: int) -> None:
+    """A PNG file as a TensorBoard image (the images plugin's [width, height, png] record)."""
+    png = tf.io.read_file(png_path)
+    height, width = tf.io.decode_png(png).shape[:2]
+    with writer.as_default(step=step):
+        tf.summary.write(name, tf.stack([tf.as_string(width), tf.as_string(height), png]),
+                         metadata=_IMAGE_METADATA)
+    writer.flush()
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes a PNG of G(fixed inputs) every `every_n_steps` steps and at the end, drawn by
+    `draw(path, samples)` (an image grid, or a scatter plot for 2-D points), and shows it in
+    TensorBoard under `samples` when given a `logdir`."""
+
+    def __init__(self, generator: keras.Model, fixed_inputs, directory: str,
+                 draw: Callable[[str, np.ndarray], None], every_n_steps: int,
+                 logdir: str | None = None):
         super().__init__()
-        self.generator, self.fixed_noise, self.directory = generator, fixed_noise, directory
-        self.draw, self.every_n_steps = draw, every_n_steps
+        self.generator, self.fixed_inputs, self.directory = generator, fixed_inputs, directory
+        self.draw, self.every_n_steps, self.logdir = draw, every_n_steps, logdir
         self._last_written = None
         self._last_step = None
+        self._writer = None
 
     def write(self, step: int) -> str:
         path = os.path.join(self.directory, f"step_{step:07d}.png")
-        self.draw(path, np.asarray(self.generator(self.fixed_noise, training=False)))
+        self.draw(path, np.asarray(self.generator(self.fixed_inputs, training=False)))
+        if self.logdir:
+            self._writer = self._writer or tf.summary.create_file_writer(self.logdir)
+            write_image_summary(self._writer, "samples", path, step)
         self._last_written = step
         return path
 
@@ -48,13 +98,13 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class GridHistory(keras.callbacks.Callback):
-    """One row of G(fixed_noise) per epoch, stacked into one picture (the blog's history image),
+    """One row of G(fixed inputs) per epoch, stacked into one picture (the blog's history image),
     rewritten at every epoch end so an interrupted run still shows its history."""
 
-    def __init__(self, generator: keras.Model, fixed_noise: np.ndarray, path: str,
-                 value_range: Tuple[float, float], columns: int = 10):
+    def __init__(self, generator: keras.Model, row_inputs, path: str,
+                 value_range: Tuple[float, float]):
         super().__init__()
-        self.generator, self.fixed_noise = generator, fixed_noise[:columns]
+        self.generator, self.row_inputs = generator, row_inputs
         self.path, self.value_range = path, value_range
         self._rows = []
 
@@ -62,9 +112,9 @@ class GridHistory(keras.callbacks.Callback):
         self._rows = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self._rows.append(np.asarray(self.generator(self.fixed_noise, training=False)))
+        self._rows.append(np.asarray(self.generator(self.row_inputs, training=False)))
         plotting.write_grid(self.path, np.concatenate(self._rows), self.value_range,
-                            columns=len(self.fixed_noise))
+                            columns=len(self._rows[0]))
 
 
 class StepCSVLogger(keras.callbacks.Callback):
@@ -211,7 +261,8 @@ class Checkpointer(keras.callbacks.Callback):
 
 class EvaluationCallback(keras.callbacks.Callback):
     """Scores G's samples every `every_n_epochs` epochs (0: only at the end) and at the end with
-    `evaluate`, a function of G's outputs returning named numbers; rows go to a CSV (with the
+    `evaluate(samples, labels)`, a function of G's outputs (and for a conditional G the labels
+    they were drawn for, classes in turn) returning named numbers; rows go to a CSV (with the
     training wall time so far, across resumes), the numbers to TensorBoard and, as curves against
     step and wall time, to a PNG beside the CSV; the last scores stay in `scores`."""
 
@@ -219,10 +270,11 @@ class EvaluationCallback(keras.callbacks.Callback):
     _NOT_DRAWN = ("step", "epoch", "train_seconds", "num_samples", "parzen_se", "parzen_sigma",
                   "parzen_validation_ll")
 
-    def __init__(self, generator: keras.Model, evaluate, noise: str, num_samples: int,
-                 every_n_epochs: int, csv_path: str, logdir: str, seed: int = 0):
+    def __init__(self, generator: keras.Model, evaluate, noise: str, num_classes: int,
+                 num_samples: int, every_n_epochs: int, csv_path: str, logdir: str,
+                 seed: int = 0):
         super().__init__()
-        self.generator, self.evaluate = generator, evaluate
+        self.generator, self.evaluate, self.num_classes = generator, evaluate, num_classes
         self.noise, self.num_samples, self.every_n_epochs = noise, num_samples, every_n_epochs
         self.csv_path, self.logdir, self.seed = csv_path, logdir, seed
         self._step = self._evaluated_step = None
@@ -261,12 +313,16 @@ class EvaluationCallback(keras.callbacks.Callback):
     def run(self, epoch) -> dict:
         from keras_gan.inputs import sample_noise
 
-        z_dim = int(self.generator.input_shape[-1])
+        z_dim = int(self.generator.inputs[0].shape[-1])
         z = sample_noise([self.num_samples, z_dim], self.noise,
-                         tf.constant([self.seed, -2], tf.int64))
-        images = np.concatenate([np.asarray(self.generator(z[i:i + 1000], training=False))
+                         tf.constant([self.seed, -2], tf.int64)).numpy()
+        labels = (np.arange(self.num_samples, dtype=np.int32) % self.num_classes
+                  if self.num_classes else None)
+        batch = lambda i: (z[i:i + 1000] if labels is None  # noqa: E731
+                           else [z[i:i + 1000], labels[i:i + 1000]])
+        images = np.concatenate([np.asarray(self.generator(batch(i), training=False))
                                  for i in range(0, self.num_samples, 1000)])
-        self.scores = self.evaluate(images)
+        self.scores = self.evaluate(images, labels)
         scores = {k: v for k, v in self.scores.items() if isinstance(v, (int, float))}
         # Undefined scores (None) keep their column empty, so every row has the same columns.
         row = {"step": self._step, "epoch": epoch if epoch is not None else "",
@@ -289,7 +345,7 @@ class EvaluationCallback(keras.callbacks.Callback):
         return scores
 
 
-def standard_callbacks(run_dir: str, generator: keras.Model, fixed_noise: np.ndarray,
+def standard_callbacks(run_dir: str, generator: keras.Model, fixed: FixedInputs,
                        value_range: Tuple[float, float], manager: tf.train.CheckpointManager,
                        *, global_batch_size: int, steps_per_epoch: int, start_step: int,
                        total_steps: int, sample_every: int, log_every: int, checkpoint_every: int,
@@ -298,14 +354,17 @@ def standard_callbacks(run_dir: str, generator: keras.Model, fixed_noise: np.nda
                        draw_samples: Callable[[str, np.ndarray], None] | None = None
                        ) -> Sequence[keras.callbacks.Callback]:
     """The callbacks every experiment writes its run directory with. `draw_samples(path,
-    samples)` pictures G's fixed-noise samples; by default an image grid in `value_range`."""
+    samples)` pictures G's fixed-input samples; by default an image grid in `value_range`."""
     csv_path = os.path.join(run_dir, "history.csv")
-    draw = draw_samples or (lambda path, images: plotting.write_grid(path, images, value_range))
-    history = [GridHistory(generator, fixed_noise, os.path.join(run_dir, "grid_history.png"),
-                           value_range)] if grid_history else []
+    draw = draw_samples or (lambda path, images: plotting.write_grid(path, images, value_range,
+                                                                     fixed.columns))
+    history = [GridHistory(generator, fixed.history_row(),
+                           os.path.join(run_dir, "grid_history.png"), value_range)
+               ] if grid_history else []
     return history + [
         StepCSVLogger(csv_path, start_step, metric_names),
-        SampleGrid(generator, fixed_noise, os.path.join(run_dir, "samples"), draw, sample_every),
+        SampleGrid(generator, fixed.inputs, os.path.join(run_dir, "samples"), draw, sample_every,
+                   os.path.join(run_dir, "tensorboard")),
         ScalarSummaries(os.path.join(run_dir, "tensorboard"), log_every),
         ProgressLogger(global_batch_size, steps_per_epoch, total_steps, log_every),
         Checkpointer(manager, checkpoint_every),

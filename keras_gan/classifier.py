@@ -1,7 +1,14 @@
 """The small MNIST CNN whose features and softmax give FID, the Inception-Score analogue and mode
-coverage (SPEC 5). Inputs are (N, 28, 28, 1) images in [0, 1]."""
+coverage (SPEC 5). Inputs are (N, 28, 28, 1) images in [0, 1].
+
+One trained copy ships inside the package (`PACKAGED`, with its SHA-256, test accuracy and the
+scores of real data in the JSON beside it), so everyone's FID is the same function;
+`experiments.train_classifier` rebuilds it.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import Tuple
 
@@ -11,6 +18,8 @@ import numpy as np
 from keras_gan.errors import KerasGanError
 
 FEATURES_LAYER = "features"
+PACKAGED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "classifiers",
+                        "mnist_v1.weights.h5")
 
 
 def build_classifier() -> keras.Model:
@@ -47,11 +56,52 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, epochs: int,
     return model
 
 
-def load_classifier(path: str) -> keras.Model:
+def sha256(path: str) -> str:
+    with open(path, "rb") as stream:
+        return hashlib.sha256(stream.read()).hexdigest()
+
+
+def record_path(weights_path: str) -> str:
+    """The JSON beside a weights file: its SHA-256, test accuracy and real data's scores."""
+    return weights_path[:-len(".weights.h5")] + ".json"
+
+
+def save_classifier(model: keras.Model, path: str, scores: dict) -> dict:
+    """Writes the weights (`*.weights.h5`) and, beside them, their SHA-256 and `scores`."""
+    from keras_gan import atomic
+
+    if not path.endswith(".weights.h5"):
+        raise KerasGanError(f"--out={path}: expected a name ending in .weights.h5")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = path[:-len(".weights.h5")] + ".partial.weights.h5"
+    weights_only = build_classifier()  # a compiled model would also save Adam's moments
+    weights_only.set_weights(model.get_weights())
+    weights_only.save_weights(temporary)
+    os.replace(temporary, path)
+    record = {"sha256": sha256(path), **scores}
+    atomic.write_text(record_path(path), json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def load_classifier(path: str = "") -> keras.Model:
+    """The classifier at `path` (`*.weights.h5` from `save_classifier`, or a whole `.keras`
+    model); empty: the packaged one. Weights whose recorded SHA-256 differs are refused."""
+    path = path or PACKAGED
     if not os.path.exists(path):
         raise KerasGanError(f"--classifier={path}: no such file; train one with "
-                            f"`python -m experiments.train_classifier --out={path}`")
-    return keras.models.load_model(path, compile=False)
+                            f"`python -m experiments.train_classifier --out={path}`, or leave "
+                            f"--classifier empty for the packaged one")
+    if path.endswith(".keras"):
+        return keras.models.load_model(path, compile=False)
+    if os.path.exists(record_path(path)):
+        with open(record_path(path)) as stream:
+            expected = json.load(stream).get("sha256")
+        if expected and sha256(path) != expected:
+            raise KerasGanError(f"--classifier={path}: SHA-256 differs from the one recorded in "
+                                f"{record_path(path)}; the file is corrupt or was changed")
+    model = build_classifier()
+    model.load_weights(path)
+    return model
 
 
 def features_and_probabilities(classifier: keras.Model, images: np.ndarray,

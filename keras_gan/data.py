@@ -1,22 +1,32 @@
-"""MNIST as in-memory arrays, from tfds or from a folder of the four standard IDX `.gz` files.
+"""Training data with its labels: one registry of sources behind `load_dataset`.
 
-MNIST is small (55 MB as uint8), so every source ends as one NumPy array; the training input
-pipeline (`keras_gan.inputs`) then batches it on the device side without decoding anything per step.
+Sources: a tfds image dataset by name (`mnist`, `fashion_mnist`, `cifar10`, `celeb_a`, ...), a
+folder of the standard IDX `.gz` files (MNIST and Fashion-MNIST share the format), or a folder of
+JPEG/PNG images (class subfolders give labels). Small sets end as one uint8 NumPy array that the
+input pipeline (`keras_gan.inputs`) batches without decoding anything per step; an image folder
+too large for memory stays a list of files that the pipeline decodes in parallel every step.
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import re
 import socket
 import zlib
-from typing import Tuple
+from typing import Tuple, Union
 
 import numpy as np
 from absl import logging
 
 from keras_gan.errors import KerasGanError
 
+# Datasets whose standard files are IDX: --data_dir may hold them instead of tfds.
+IDX_CLASS_NAMES = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"),
+}
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -64,17 +74,19 @@ def parse_split(split: str) -> Tuple[str, slice]:
     return name, slice(int(start) if start else None, int(stop) if stop else None)
 
 
-def load_mnist_idx(data_dir: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
-    """MNIST images (N, 28, 28, 1) uint8 and labels (N,) from a folder of standard IDX files."""
+def load_idx_folder(data_dir: str, split: str, dataset: str = "mnist"
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28, 1) uint8 and labels (N,) from a folder of the standard IDX files of
+    MNIST or Fashion-MNIST (same names, same format)."""
     if not os.path.isdir(data_dir):
         raise KerasGanError(f"--data_dir={data_dir}: not a directory (expected a folder holding "
-                            f"the four MNIST IDX .gz files)")
+                            f"the four {dataset} IDX .gz files)")
     name, rows = parse_split(split)
     image_file, label_file = (os.path.join(data_dir, f) for f in IDX_FILES[name])
     for path in (image_file, label_file):
         if not os.path.exists(path):
             raise KerasGanError(f"--data_dir={data_dir}: missing {os.path.basename(path)} "
-                                f"(expected the four standard MNIST IDX .gz files)")
+                                f"(expected the four standard {dataset} IDX .gz files)")
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise KerasGanError(f"{image_file}: expected (N, rows, cols) images matching "
@@ -82,23 +94,42 @@ def load_mnist_idx(data_dir: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
     return images[rows][..., np.newaxis], labels[rows].astype(np.int64)
 
 
-def load_mnist_tfds(split: str, tfds_dir: str | None = None) -> Tuple[np.ndarray, np.ndarray]:
-    """MNIST from tfds, downloading it if needed; an offline machine gets a KerasGanError at once."""
+def tfds_builder(name: str, tfds_dir: str | None = None, hint: str = ""):
+    """The prepared tfds builder of `name`, downloading it when online; an offline machine or an
+    unknown name gets one KerasGanError at once."""
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=tfds_dir)
+    except Exception as error:  # tfds raises DatasetNotFoundError and friends
+        raise KerasGanError(f"--dataset={name}: not a tfds dataset ({str(error).splitlines()[0]})"
+                            ) from None
+    if builder.is_prepared():
+        return builder
+    hint = hint or "pass --image_dir with a folder of JPEG/PNG images"
+    try:
+        socket.create_connection(_TFDS_DOWNLOAD_HOST, timeout=5).close()
+    except OSError as error:
+        raise KerasGanError(f"tfds cannot download {name} ({error}); {hint}") from None
+    try:
+        builder.download_and_prepare()
+    except Exception as error:  # tfds surfaces network, checksum and import errors alike
+        raise KerasGanError(f"tfds could not prepare {name} ({error}); {hint}") from None
+    return builder
+
+
+def _idx_hint(dataset: str) -> str:
+    return (f"set --data_dir to a folder holding the four standard {dataset} IDX .gz files "
+            f"(train-images-idx3-ubyte.gz ...)")
+
+
+def load_mnist_tfds(split: str, tfds_dir: str | None = None, dataset: str = "mnist"
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """MNIST-sized tfds data (small enough for one tensor) as arrays."""
     import tensorflow_datasets as tfds
 
     parse_split(split)
-    builder = tfds.builder("mnist", data_dir=tfds_dir)
-    if not builder.is_prepared():
-        hint = ("set --data_dir to a folder holding the four standard MNIST IDX .gz files "
-                "(train-images-idx3-ubyte.gz ...)")
-        try:
-            socket.create_connection(_TFDS_DOWNLOAD_HOST, timeout=5).close()
-        except OSError as error:
-            raise KerasGanError(f"tfds cannot download mnist ({error}); {hint}") from None
-        try:
-            builder.download_and_prepare()
-        except Exception as error:  # tfds surfaces network, checksum and import errors alike
-            raise KerasGanError(f"tfds could not prepare mnist ({error}); {hint}") from None
+    builder = tfds_builder(dataset, tfds_dir, _idx_hint(dataset))
     arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
     return arrays["image"].astype(np.uint8), arrays["label"].astype(np.int64)
 
@@ -107,7 +138,7 @@ def load_mnist(data_dir: str, split: str, tfds_dir: str | None = None
                ) -> Tuple[np.ndarray, np.ndarray]:
     """MNIST from `data_dir` (IDX files) when given, else from tfds."""
     if data_dir:
-        return load_mnist_idx(data_dir, split)
+        return load_idx_folder(data_dir, split)
     return load_mnist_tfds(split, tfds_dir)
 
 
@@ -129,8 +160,7 @@ def parse_value_range(text: str) -> Tuple[float, float]:
     return VALUE_RANGES[key]
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-# Training images live in memory and in the input graph; past this, ask for --max_images.
+# Training images live in memory and in the input graph; past this, stream or cap them.
 MAX_IN_MEMORY_BYTES = 1_500_000_000
 
 
@@ -148,61 +178,176 @@ def resize_and_center_crop(image, size: int):
     return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageFiles:
+    """Image files decoded on every step instead of held in memory: the streaming path."""
+
+    paths: np.ndarray  # of str
+    size: int
+    channels: int
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def shape(self) -> Tuple[int, int, int, int]:
+        return (len(self.paths), self.size, self.size, self.channels)
+
+    dtype = np.dtype(np.uint8)
+
+    def decode(self, path):
+        """One file as a uint8 (size, size, channels) image, resized and centre-cropped."""
+        import tensorflow as tf
+
+        image = tf.io.decode_image(tf.io.read_file(path), channels=self.channels,
+                                   expand_animations=False)
+        return tf.ensure_shape(resize_and_center_crop(image, self.size),
+                               (self.size, self.size, self.channels))
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelledImages:
+    """Training data: uint8 (N, H, W, C) images in memory (or float points, or `ImageFiles`)
+    and int64 labels (N,), or None when the source has none."""
+
+    images: Union[np.ndarray, ImageFiles]
+    labels: np.ndarray | None = None
+    class_names: Tuple[str, ...] = ()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names) if self.labels is not None else 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
 def _check_memory(count: int, size: int, channels: int, flag: str) -> None:
     if count * size * size * channels > MAX_IN_MEMORY_BYTES:
         raise KerasGanError(f"{flag}: {count} images of {size}x{size}x{channels} do not fit the "
-                            f"in-memory pipeline; pass --max_images (e.g. 100000)")
+                            f"in-memory pipeline; pass --stream_from_disk (image folders) or "
+                            f"--max_images (e.g. 100000)")
 
 
-def load_image_folder(directory: str, size: int, channels: int, max_images: int = 0
-                      ) -> np.ndarray:
-    """Every JPEG/PNG below `directory`, resized and centre-cropped to size x size, as uint8."""
-    import tensorflow as tf
+def list_image_folder(directory: str, split: str = "train") -> LabelledImages:
+    """The files of an image folder as Keras's `image_dataset_from_directory` finds them, with
+    labels when it has class subfolders; `split` slices the sorted list (train[:1000])."""
+    import keras
 
     if not os.path.isdir(directory):
         raise KerasGanError(f"--image_dir={directory}: not a directory")
-    paths = sorted(os.path.join(root, name) for root, _, names in os.walk(directory)
-                   for name in names if name.lower().endswith(IMAGE_SUFFIXES))
-    if not paths:
-        raise KerasGanError(f"--image_dir={directory}: no JPEG or PNG images in it")
-    paths = paths[:max_images] if max_images else paths
-    _check_memory(len(paths), size, channels, f"--image_dir={directory}")
-    images = np.empty((len(paths), size, size, channels), np.uint8)
-    broken, kept = [], 0
-    for path in paths:
+    name, rows = parse_split(split)
+    if name != "train":
+        raise KerasGanError(f"--image_dir has no {split!r} split (a folder is one training set)")
+
+    def listed(labels):
         try:
-            image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
-                                       expand_animations=False)
+            return keras.utils.image_dataset_from_directory(
+                directory, labels=labels, shuffle=False, batch_size=None, image_size=(8, 8))
+        except ValueError:  # "No images found in directory"
+            return None
+
+    subfolders = [entry for entry in os.scandir(directory) if entry.is_dir()]
+    by_class = listed("inferred") if len(subfolders) > 1 else None
+    if by_class is not None and len(by_class.class_names) > 1:
+        paths = np.array(by_class.file_paths)
+        folders = [os.path.relpath(p, directory).split(os.sep)[0] for p in paths]
+        index = {name: i for i, name in enumerate(by_class.class_names)}
+        labels = np.array([index[f] for f in folders], np.int64)
+        return LabelledImages(paths[rows], labels[rows], tuple(by_class.class_names))
+    flat = listed(None)
+    if flat is None:
+        raise KerasGanError(f"--image_dir={directory}: no JPEG, PNG, BMP or GIF images in it")
+    return LabelledImages(np.array(flat.file_paths)[rows])
+
+
+def load_image_folder(directory: str, size: int, channels: int, max_images: int = 0,
+                      split: str = "train", stream: bool = False) -> LabelledImages:
+    """An image folder's images, resized and centre-cropped to size x size: decoded once into
+    memory, or with `stream` left as `ImageFiles` for the input pipeline to decode."""
+    import tensorflow as tf
+
+    listing = list_image_folder(directory, split)
+    paths = listing.images[:max_images] if max_images else listing.images
+    labels = listing.labels[:len(paths)] if listing.labels is not None else None
+    files = ImageFiles(paths, size, channels)
+    if stream:
+        return LabelledImages(files, labels, listing.class_names)
+    _check_memory(len(paths), size, channels, f"--image_dir={directory}")
+    images = np.empty(files.shape, np.uint8)
+    kept = np.zeros(len(paths), bool)
+    for index, path in enumerate(paths):
+        try:
+            images[index] = files.decode(path).numpy()
+            kept[index] = True
         except tf.errors.OpError:
-            broken.append(path)
-            continue
-        images[kept] = resize_and_center_crop(image, size).numpy()
-        kept += 1
-    if not kept:
-        raise KerasGanError(f"--image_dir={directory}: none of its {len(paths)} JPEG/PNG files "
+            pass
+    broken = paths[~kept]
+    if not kept.any():
+        raise KerasGanError(f"--image_dir={directory}: none of its {len(paths)} image files "
                             f"decodes (e.g. {broken[0]})")
-    if broken:
-        logging.warning("--image_dir=%s: skipped %d of %d files that do not decode as JPEG or "
-                        "PNG (e.g. %s)", directory, len(broken), len(paths), broken[0])
-    return images[:kept]
+    if len(broken):
+        logging.warning("--image_dir=%s: skipped %d of %d files that do not decode as images "
+                        "(e.g. %s)", directory, len(broken), len(paths), broken[0])
+    return LabelledImages(images[kept], None if labels is None else labels[kept],
+                          listing.class_names)
 
 
-def load_tfds_images(name: str, split: str, size: int, max_images: int = 0,
-                     tfds_dir: str | None = None) -> np.ndarray:
-    """Images of a prepared tfds dataset (e.g. `celeb_a`), resized and centre-cropped."""
+def load_tfds(name: str, split: str, size: int | None = None, max_images: int = 0,
+              tfds_dir: str | None = None) -> LabelledImages:
+    """A tfds image dataset's images (resized and centre-cropped to `size` when given) and its
+    `label` feature when it has one."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name, data_dir=tfds_dir)
-    if not builder.is_prepared():
-        raise KerasGanError(f"tfds dataset {name} is not prepared here (it cannot be downloaded "
-                            f"offline); pass --image_dir with a folder of JPEG/PNG images")
+    parse_split(split)
+    builder = tfds_builder(name, tfds_dir)
+    features = builder.info.features
+    if "image" not in features:
+        raise KerasGanError(f"--dataset={name}: a tfds dataset without an `image` feature")
+    label_feature = features["label"] if "label" in features else None
+    has_labels = label_feature is not None and hasattr(label_feature, "num_classes")
     dataset = builder.as_dataset(split=split)
     if max_images:
         dataset = dataset.take(max_images)
-    count = int(dataset.cardinality())
-    channels = builder.info.features["image"].shape[-1]
-    _check_memory(count, size, channels, f"tfds {name}")
-    dataset = dataset.map(lambda example: resize_and_center_crop(example["image"], size),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-    return np.stack(list(tfds.as_numpy(dataset)))
+    shape = features["image"].shape
+    side = size or shape[0]
+    _check_memory(int(dataset.cardinality()), side, shape[-1], f"tfds {name}")
+
+    def example(features_):
+        image = features_["image"]
+        image = resize_and_center_crop(image, size) if size else image
+        label = features_["label"] if has_labels else tf.constant(-1, tf.int64)
+        return image, tf.cast(label, tf.int64)
+
+    pairs = list(tfds.as_numpy(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)))
+    if not pairs:
+        raise KerasGanError(f"--dataset={name}: split {split!r} is empty")
+    images = np.stack([image for image, _ in pairs]).astype(np.uint8)
+    if not has_labels:
+        return LabelledImages(images)
+    labels = np.array([label for _, label in pairs], np.int64)
+    return LabelledImages(images, labels, tuple(label_feature.names))
+
+
+def load_dataset(dataset: str, split: str, *, data_dir: str = "", image_dir: str = "",
+                 image_size: int | None = None, channels: int = 3, max_images: int = 0,
+                 stream: bool = False, tfds_dir: str | None = None) -> LabelledImages:
+    """The registry: `--image_dir` (a folder), else `--data_dir` IDX files for the IDX datasets,
+    else the tfds dataset `--dataset`; images at `image_size` (None: as stored)."""
+    if image_dir:
+        return load_image_folder(image_dir, image_size or 64, channels, max_images, split, stream)
+    if stream:
+        raise KerasGanError("--stream_from_disk decodes image files: it needs --image_dir")
+    if data_dir and dataset not in IDX_CLASS_NAMES:
+        raise KerasGanError(f"--data_dir holds IDX files of {' or '.join(IDX_CLASS_NAMES)}, not "
+                            f"--dataset={dataset}; use --image_dir for a folder of images")
+    if dataset in IDX_CLASS_NAMES:
+        images, labels = (load_idx_folder(data_dir, split, dataset) if data_dir
+                          else load_mnist_tfds(split, tfds_dir, dataset))
+        if max_images:
+            images, labels = images[:max_images], labels[:max_images]
+        if image_size:
+            images = resize_images(images, image_size)
+        return LabelledImages(images, labels, IDX_CLASS_NAMES[dataset])
+    return load_tfds(dataset, split, image_size, max_images, tfds_dir)

@@ -3,7 +3,11 @@
 Endpoints (SPEC section 6):
   serving_default(z: float32 [None, z_dim]) -> {"images": [None, H, W, C]} in the data range
   sample(num: int32 [], seed: int32 [] optional) -> {"images": ...}, z drawn from the model's own prior
-  info() -> {"z_dim", "value_range", "noise"}: what a caller needs to know about the model
+  info() -> {"z_dim", "value_range", "noise", "num_classes"}: what a caller needs to know
+
+A class-conditional G (`--conditional`) takes the class too:
+  serving_default(z, label: int32 [None]) -> {"images"}
+  sample(num, seed optional, label: int32 [] optional; -1 or absent: a random class per image)
 """
 from __future__ import annotations
 
@@ -16,34 +20,56 @@ import tensorflow as tf
 from keras_gan import atomic
 from keras_gan.errors import KerasGanError
 from keras_gan.inputs import sample_noise
+from keras_gan.models import num_classes as count_classes
 
 
 def export_generator(generator: keras.Model, path: str, noise: str,
                      value_range: Tuple[float, float]) -> None:
     """Writes G to `path` as a SavedModel (atomically: a half-written export is never left)."""
-    z_dim = int(generator.input_shape[-1])
+    z_dim = int(generator.inputs[0].shape[-1])
+    classes = count_classes(generator)
     archive = keras.export.ExportArchive()
     archive.track(generator)
+    z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
+    count, seed_spec = tf.TensorSpec([], tf.int32, name="num"), tf.TensorSpec([], tf.int32,
+                                                                              name="seed")
 
-    def generate(z):
-        return {"images": generator(z, training=False)}
-
-    @tf.function
-    def sample(num, seed=None):
+    def draw_z(num, seed):
         if seed is None:
             seed = tf.random.uniform([], 0, tf.int32.max, tf.int32)
-        return generate(sample_noise(tf.stack([num, z_dim]), noise, tf.stack([seed, 0])))
+        return sample_noise(tf.stack([num, z_dim]), noise, tf.stack([seed, 0])), seed
 
-    count = tf.TensorSpec([], tf.int32, name="num")
-    sample.get_concrete_function(count, tf.TensorSpec([], tf.int32, name="seed"))
+    if classes:
+        def generate(z, label):
+            return {"images": generator([z, label], training=False)}
+
+        @tf.function
+        def sample(num, seed=None, label=None):
+            z, seed = draw_z(num, seed)
+            drawn = tf.random.stateless_uniform([num], tf.stack([seed, 1]), 0, classes, tf.int32)
+            if label is None:
+                return generate(z, drawn)
+            return generate(z, tf.where(label < 0, drawn, tf.fill([num], label)))
+
+        serving_specs = [z_spec, tf.TensorSpec([None], tf.int32, name="label")]
+        sample.get_concrete_function(count, seed_spec, tf.TensorSpec([], tf.int32, name="label"))
+    else:
+        def generate(z):
+            return {"images": generator(z, training=False)}
+
+        @tf.function
+        def sample(num, seed=None):
+            return generate(draw_z(num, seed)[0])
+
+        serving_specs = [z_spec]
+    sample.get_concrete_function(count, seed_spec)
     sample.get_concrete_function(count)
 
     def info():
         return {"z_dim": tf.constant(z_dim), "value_range": tf.constant(value_range, tf.float32),
-                "noise": tf.constant(noise)}
+                "noise": tf.constant(noise), "num_classes": tf.constant(classes)}
 
-    archive.add_endpoint("serving_default", generate,
-                         [tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+    archive.add_endpoint("serving_default", generate, serving_specs)
     archive.add_endpoint("sample", sample)
     archive.add_endpoint("info", info, [])
     with atomic.directory(path) as temporary:

@@ -12,6 +12,8 @@ from typing import Tuple
 import numpy as np
 import tensorflow as tf
 
+from keras_gan.data import ImageFiles, LabelledImages
+
 NOISE_PRIORS = ("normal", "uniform")
 
 
@@ -25,6 +27,7 @@ class StreamSpec:
     value_range: Tuple[float, float] = (-1.0, 1.0)
     real_label: Tuple[float, float] = (1.0, 1.0)
     seed: int = 0
+    conditional: bool = False  # elements carry the real batch's class labels
 
 
 def sample_noise(shape, prior: str, seed) -> tf.Tensor:
@@ -47,10 +50,15 @@ def batches_per_epoch(num_examples: int, global_batch_size: int) -> int:
     return num_examples // global_batch_size
 
 
-def training_stream(images: np.ndarray, spec: StreamSpec, start_index: int = 0,
+def training_stream(data: LabelledImages | np.ndarray, spec: StreamSpec, start_index: int = 0,
                     input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
     """Infinite stream of per-replica elements {real, real_labels, z_d, z_g, alpha}, from
     `start_index` on; `alpha` ~ U[0, 1] per example mixes real and fake for a gradient penalty.
+    A conditional stream adds `labels`, the real batch's classes, which G's fakes are also asked
+    for (so D sees both halves with one label distribution, the data's).
+
+    In-memory images are gathered from one constant; `ImageFiles` are read and decoded here,
+    only the rows of this pipeline's replicas, in parallel over elements.
 
     Each global element is cut into contiguous per-replica slices; an input pipeline yields the
     slices of its own replicas in replica order, as `distribute_datasets_from_function` expects.
@@ -63,9 +71,12 @@ def training_stream(images: np.ndarray, spec: StreamSpec, start_index: int = 0,
     rows = slice(pipeline_id * replicas_here * per_replica,
                  (pipeline_id + 1) * replicas_here * per_replica)
 
-    num_examples = len(images)
+    data = data if isinstance(data, LabelledImages) else LabelledImages(data)
+    num_examples = len(data)
     steps_per_epoch = batches_per_epoch(num_examples, spec.global_batch_size)
-    all_images = tf.constant(images)
+    streamed = isinstance(data.images, ImageFiles)
+    all_images = tf.constant(data.images.paths if streamed else data.images)
+    all_labels = tf.constant(data.labels, tf.int32) if spec.conditional else None
     seed = tf.constant(spec.seed, tf.int64)
 
     def epoch_batches(epoch):
@@ -84,12 +95,17 @@ def training_stream(images: np.ndarray, spec: StreamSpec, start_index: int = 0,
         labels = tf.random.stateless_uniform([batch], label_seed, *spec.real_label)[rows]
         alpha = tf.random.stateless_uniform([batch], alpha_seed)[rows]
         real = tf.gather(all_images, ids[rows])
+        if streamed:
+            real = tf.map_fn(data.images.decode, real, fn_output_signature=tf.uint8)
         # uint8 images are scaled to the value range; float data (2-D points) is used as is.
-        real = (scale_images(real, spec.value_range) if images.dtype == np.uint8
+        real = (scale_images(real, spec.value_range) if data.images.dtype == np.uint8
                 else tf.cast(real, tf.float32))
         split = lambda t: tf.reshape(t, [replicas_here, per_replica, *t.shape[1:]])  # noqa: E731
-        return {"real": split(real), "real_labels": split(labels), "z_d": split(z_d),
-                "z_g": split(z_g), "alpha": split(alpha)}
+        element = {"real": split(real), "real_labels": split(labels), "z_d": split(z_d),
+                   "z_g": split(z_g), "alpha": split(alpha)}
+        if spec.conditional:
+            element["labels"] = split(tf.gather(all_labels, ids[rows]))
+        return element
 
     start_epoch, skip = divmod(start_index, steps_per_epoch)
     index_batches = (tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max)

@@ -98,18 +98,75 @@ def mode_coverage(probabilities: np.ndarray, classes: int = 10,
             "class_share_std": float(shares.std()), "class_histogram": counts.tolist()}
 
 
+def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray,
+                              subsets: int = 10, subset_size: int = 1000, seed: int = 0
+                              ) -> Dict[str, float]:
+    """KID (Binkowski et al. 2018): the unbiased MMD^2 between the feature sets under the cubic
+    polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets (mean and std)."""
+    a, b = (np.asarray(f, np.float64) for f in (features_a, features_b))
+    size = min(subset_size, len(a), len(b))
+    rng = np.random.RandomState(seed)
+    kernel = lambda x, y: (x @ y.T / a.shape[1] + 1.0) ** 3  # noqa: E731
+    values = []
+    for _ in range(subsets):
+        x, y = a[rng.choice(len(a), size, False)], b[rng.choice(len(b), size, False)]
+        k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
+        off_diagonal = lambda k: (k.sum() - np.trace(k)) / (size * (size - 1))  # noqa: E731
+        values.append(off_diagonal(k_xx) + off_diagonal(k_yy) - 2.0 * k_xy.mean())
+    return {"kid": float(np.mean(values)), "kid_std": float(np.std(values))}
+
+
+def _squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return np.maximum((x * x).sum(1)[:, None] + (y * y).sum(1)[None] - 2.0 * x @ y.T, 0.0)
+
+
+def _within_manifold(manifold: np.ndarray, queries: np.ndarray, k: int,
+                     batch_size: int = 1000) -> np.ndarray:
+    """Whether each query lies inside some manifold point's ball of radius its distance to its
+    k-th nearest neighbour among the manifold points."""
+    radii = np.concatenate([
+        np.sort(_squared_distances(manifold[i:i + batch_size], manifold), axis=1)[:, k]
+        for i in range(0, len(manifold), batch_size)])  # column 0 is the point itself
+    return np.concatenate([
+        (_squared_distances(queries[i:i + batch_size], manifold) <= radii[None]).any(axis=1)
+        for i in range(0, len(queries), batch_size)])
+
+
+def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: int = 3
+                     ) -> Dict[str, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019): the share of fakes inside the
+    real manifold (k-NN balls around real features) and of reals inside the fake one."""
+    return {"precision": float(_within_manifold(real_features, fake_features, k).mean()),
+            "recall": float(_within_manifold(fake_features, real_features, k).mean())}
+
+
+def label_accuracy(probabilities: np.ndarray, labels: np.ndarray, classes: int = 10
+                   ) -> Dict[str, object]:
+    """How often the classifier agrees with the class a conditional G was asked for: overall
+    and per class."""
+    correct = np.argmax(probabilities, axis=1) == np.asarray(labels)
+    per_class = [float(correct[labels == c].mean()) if np.any(labels == c) else None
+                 for c in range(classes)]
+    return {"label_accuracy": float(correct.mean()), "label_accuracy_per_class": per_class}
+
+
 def discriminator_accuracy(discriminator: keras.Model, generator: keras.Model,
                            real_images: np.ndarray, noise: str, seed: int = 0,
-                           batch_size: int = 500) -> Dict[str, float]:
+                           batch_size: int = 500, labels: np.ndarray | None = None
+                           ) -> Dict[str, float]:
     """D's accuracy at threshold 0.5 on real images (label 1) and as many fakes (label 0),
-    both in inference mode (SPEC 3.4: the source reports 0.80 and 0.92)."""
-    z_dim = int(generator.input_shape[-1])
+    both in inference mode (SPEC 3.4: the source reports 0.80 and 0.92). A conditional pair
+    is given the real images' `labels`, which the fakes are drawn for as well."""
+    z_dim = int(generator.inputs[0].shape[-1])
     correct_real = correct_fake = 0
     for start in range(0, len(real_images), batch_size):
         real = real_images[start:start + batch_size]
         z = sample_noise([len(real), z_dim], noise, tf.constant([seed, start + 1], tf.int64))
-        fake = generator(z, training=False)
-        correct_real += int(np.sum(discriminator(real, training=False).numpy() > 0.0))
-        correct_fake += int(np.sum(discriminator(fake, training=False).numpy() <= 0.0))
+        with_labels = (lambda x: x) if labels is None else (  # noqa: E731
+            lambda x, y=labels[start:start + batch_size]: [x, y])
+        fake = generator(with_labels(z), training=False)
+        correct_real += int(np.sum(discriminator(with_labels(real), training=False).numpy() > 0))
+        correct_fake += int(np.sum(discriminator(with_labels(fake), training=False).numpy() <= 0))
     count = len(real_images)
     return {"real": correct_real / count, "fake": correct_fake / count, "count": count}

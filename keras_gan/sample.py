@@ -1,6 +1,9 @@
 """Writes an image grid from an exported generator.
 
-    python -m keras_gan.sample --model=RUN/generator --num=64 --out=grid.png [--seed=0]
+    python -m keras_gan.sample --model=RUN/generator --num=64 --out=grid.png [--seed=0] [--label=7]
+
+A class-conditional generator draws one row per class (the same noise down each column) unless
+--label asks for one class.
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ flags.DEFINE_string("model", None, "Directory of an exported generator SavedMode
 flags.DEFINE_integer("num", 64, "How many images to draw.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise drawn from the model's own prior.")
 flags.DEFINE_string("out", "grid.png", "Path of the PNG grid to write.")
+flags.DEFINE_integer("label", None, "Class to draw from a conditional generator (default: a row "
+                     "per class).")
 FLAGS = flags.FLAGS
 
 
@@ -22,16 +27,33 @@ def main(argv):
     import tensorflow as tf
 
     from keras_gan import export, plotting
+    from keras_gan.inputs import sample_noise
 
     if not FLAGS.model:
         raise KerasGanError("--model is required: the directory of an exported generator")
     if FLAGS.num < 1:
         raise KerasGanError(f"--num={FLAGS.num}: expected a positive integer")
     model = export.load_generator(FLAGS.model)
-    images = model.sample(tf.constant(FLAGS.num), tf.constant(FLAGS.seed))["images"].numpy()
-    value_range = tuple(model.info()["value_range"].numpy().tolist())
-    plotting.write_grid(FLAGS.out, images, value_range)
-    print(f"wrote {FLAGS.num} samples to {FLAGS.out}")
+    info = model.info()
+    classes = int(info["num_classes"]) if "num_classes" in info else 0
+    num, seed, columns = tf.constant(FLAGS.num), tf.constant(FLAGS.seed), None
+    if FLAGS.label is not None and not 0 <= FLAGS.label < max(classes, 1):
+        raise KerasGanError(f"--label={FLAGS.label}: " + (
+            f"expected a class in [0, {classes})" if classes else
+            "this generator is not class-conditional"))
+    if FLAGS.label is not None:
+        images = model.sample(num, seed, tf.constant(FLAGS.label))["images"]
+    elif classes:
+        columns = max(1, FLAGS.num // classes)
+        noise = sample_noise([columns, int(info["z_dim"])], info["noise"].numpy().decode(),
+                             tf.constant([FLAGS.seed, 0]))
+        labels = tf.repeat(tf.range(classes), columns)
+        images = model.serving_default(tf.tile(noise, [classes, 1]), labels)["images"]
+    else:
+        images = model.sample(num, seed)["images"]
+    value_range = tuple(info["value_range"].numpy().tolist())
+    plotting.write_grid(FLAGS.out, images.numpy(), value_range, columns)
+    print(f"wrote {len(images)} samples to {FLAGS.out}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from keras_gan import objectives
 from keras_gan.ema import ExponentialMovingAverage
 from keras_gan.errors import KerasGanError
 from keras_gan.loss_scale import DynamicLossScale
-from keras_gan.models import build_combined
+from keras_gan.models import build_combined, is_conditional
 
 ORDERS = ("g_first", "d_first", "simultaneous")
 D_STYLES = ("concat", "separate")
@@ -111,6 +111,7 @@ class GANTrainer:
         with strategy.scope():
             self.generator, self.discriminator = build_models()
             self.combined = build_combined(self.generator, self.discriminator)
+            self.conditional = is_conditional(self.generator)
             self.g_optimizer, self.d_optimizer = build_optimizers()
             # Explicit variable lists, taken once while both models are trainable (SPEC 7).
             self._g_vars = list(self.generator.trainable_variables)
@@ -176,20 +177,26 @@ class GANTrainer:
 
     # ----- one replica's work: reads top to bottom like the references -----------------------
 
-    def _fake_replica(self, z: tf.Tensor) -> tf.Tensor:
-        return self.generator(z, training=True)
+    def _with_labels(self, tensor: tf.Tensor, element: Dict[str, tf.Tensor]):
+        """A model's input: the tensor, joined by the batch's labels when conditional."""
+        return [tensor, element["labels"]] if self.conditional else tensor
+
+    def _fake_replica(self, element: Dict[str, tf.Tensor]) -> tf.Tensor:
+        return self.generator(self._with_labels(element["z_d"], element), training=True)
 
     def _discriminate(self, element: Dict[str, tf.Tensor], fake: tf.Tensor
                       ) -> Tuple[tf.Tensor, tf.Tensor, Dict[str, tf.Tensor]]:
         """D on the real and the fake half: its fake-half outputs, its loss and its metrics."""
         real, batch = element["real"], self.config.global_batch_size
         fake = tf.cast(fake, real.dtype)  # G may compute in float16
+        discriminate = lambda x, e=element: self.discriminator(  # noqa: E731
+            self._with_labels(x, e), training=True)
         if self.config.d_style == "concat":
-            outputs = self.discriminator(tf.concat([real, fake], 0), training=True)
-            real_outputs, fake_outputs = tf.split(outputs, 2)
+            both = {"labels": tf.concat([element["labels"]] * 2, 0)} if self.conditional else {}
+            real_outputs, fake_outputs = tf.split(discriminate(tf.concat([real, fake], 0), both),
+                                                  2)
         else:
-            real_outputs = self.discriminator(real, training=True)
-            fake_outputs = self.discriminator(fake, training=True)
+            real_outputs, fake_outputs = discriminate(real), discriminate(fake)
         real_losses, fake_losses = self.objective.d_losses(
             real_outputs, fake_outputs, element["real_labels"])
         loss = (tf.nn.compute_average_loss(real_losses, global_batch_size=batch)
@@ -200,8 +207,8 @@ class GANTrainer:
                    self.objective.summaries(real_outputs, fake_outputs).items()}
         if self._penalty:
             penalty = tf.nn.compute_average_loss(
-                self._penalty(lambda x: self.discriminator(x, training=True), real, fake,
-                              element["alpha"]), global_batch_size=batch)
+                self._penalty(discriminate, real, fake, element["alpha"]),
+                global_batch_size=batch)
             loss += self.config.penalty_weight * penalty
             metrics["penalty"] = penalty
         return fake_outputs, loss, {"d_loss": loss, **metrics}
@@ -233,7 +240,7 @@ class GANTrainer:
         D's gradients from its loss and G's from its own loss on the same fake logits (same
         dropout masks), both applied to the weights that produced them."""
         with tf.GradientTape(persistent=True) as tape:
-            fake = self.generator(element["z_g"], training=True)
+            fake = self.generator(self._with_labels(element["z_g"], element), training=True)
             fake_outputs, d_loss, metrics = self._discriminate(element, fake)
             g_loss = tf.nn.compute_average_loss(
                 self.objective.g_losses(fake_outputs),
@@ -243,9 +250,11 @@ class GANTrainer:
         del tape
         return {**metrics, "g_loss": g_loss, "d_fake_after": metrics["d_fake"]}
 
-    def _g_replica(self, z: tf.Tensor) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+    def _g_replica(self, element: Dict[str, tf.Tensor]
+                   ) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
         with tf.GradientTape() as tape:
-            fake, fake_outputs = self.combined(z, training=True)
+            fake, fake_outputs = self.combined(self._with_labels(element["z_g"], element),
+                                               training=True)
             loss = tf.nn.compute_average_loss(self.objective.g_losses(fake_outputs),
                                               global_batch_size=self.config.global_batch_size)
         self._minimise(tape, loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
@@ -256,33 +265,35 @@ class GANTrainer:
     # Freezing happens here, outside `strategy.run`: MirroredStrategy traces replicas in parallel
     # threads, so toggling `trainable` inside a replica function would race.
 
-    def generate(self, z) -> tf.Tensor:
-        """A fake batch for D's step; G is frozen so its BN statistics stay put."""
+    def generate(self, element) -> tf.Tensor:
+        """A fake batch for D's step from the element's `z_d` (and labels); G is frozen so its
+        BN statistics stay put."""
         with frozen(self.generator):
-            return self.strategy.run(self._fake_replica_fn, args=(z,))
+            return self.strategy.run(self._fake_replica_fn, args=(element,))
 
     def d_update(self, element, fake) -> Dict[str, tf.Tensor]:
         """One D step on a real batch and a (detached) fake batch."""
         return self.strategy.run(self._d_replica_fn, args=(element, fake))
 
-    def g_update(self, z) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
-        """One G step through GD with D frozen; returns its metrics and the fake batch."""
+    def g_update(self, element) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+        """One G step through GD with D frozen, from the element's `z_g` (and labels); returns
+        its metrics and the fake batch."""
         with frozen(self.discriminator):
-            return self.strategy.run(self._g_replica_fn, args=(z,))
+            return self.strategy.run(self._g_replica_fn, args=(element,))
 
     def _train_step(self, elements) -> Dict[str, tf.Tensor]:
         """One training step: one G update and `d_steps` D updates, in the configured order."""
         if self.config.order == "simultaneous":
             return self.strategy.run(self._simultaneous_replica_fn, args=(elements[0],))
         if self.config.order == "g_first":
-            g_metrics, fake = self.g_update(elements[0]["z_g"])
+            g_metrics, fake = self.g_update(elements[0])
             d_metrics = self.d_update(elements[0], fake)
             for element in elements[1:]:
-                d_metrics = self.d_update(element, self.generate(element["z_d"]))
+                d_metrics = self.d_update(element, self.generate(element))
         else:
             for element in elements:
-                d_metrics = self.d_update(element, self.generate(element["z_d"]))
-            g_metrics, _ = self.g_update(elements[-1]["z_g"])
+                d_metrics = self.d_update(element, self.generate(element))
+            g_metrics, _ = self.g_update(elements[-1])
         return {**d_metrics, **g_metrics}
 
     # ----- the distributed, fused loop --------------------------------------------------------

@@ -11,8 +11,8 @@ def test_evaluation_rows_keep_their_columns_and_draw_the_curves(tmp_path):
     csv_path.write_text("step,epoch,parzen_ll\n10,1,-5.0\n")  # an older run's file
     scores = iter([{"parzen_ll": 1.0, "parzen_se": 0.5, "reverse_kl": None},
                    {"parzen_ll": 2.0, "parzen_se": 0.25, "reverse_kl": 0.1}])
-    callback = EvaluationCallback(generator, lambda samples: next(scores), "normal", 50, 1,
-                                  str(csv_path), str(tmp_path / "tb"))
+    callback = EvaluationCallback(generator, lambda samples, labels: next(scores), "normal", 0,
+                                  50, 1, str(csv_path), str(tmp_path / "tb"))
     callback.on_train_begin()
     for epoch in range(2):
         callback.on_train_batch_end(20 + epoch)

@@ -64,8 +64,8 @@ def test_dcgan64_trains_on_an_image_folder(tmp_path):
 
 
 @pytest.mark.parametrize("setup, message", [
-    ("empty", "no JPEG or PNG images"),
-    ("broken", "none of its 1 JPEG/PNG files decodes"),
+    ("empty", "no JPEG, PNG, BMP or GIF images"),
+    ("broken", "none of its 1 image files decodes"),
 ])
 def test_bad_image_folders_are_one_line_errors(tmp_path, setup, message):
     folder = tmp_path / "images"

@@ -1,11 +1,15 @@
 """The evaluation commands end to end on tiny data: classifier, evaluate, in-training callback."""
+import hashlib
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
 
+from keras_gan import classifier as classifier_module
 from keras_gan import evaluation
+from keras_gan.errors import KerasGanError
 from tests.conftest import run_module
 
 CONFIG = "--flagfile=experiments/configs/gan_pytorch.cfg"
@@ -18,7 +22,7 @@ def trained(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("evaluation")
     mnist_dir = make_mnist_dir(str(root / "mnist"))
-    classifier = str(root / "classifier.keras")
+    classifier = str(root / "classifier.weights.h5")
     result = run_module("experiments.train_classifier", f"--data_dir={mnist_dir}",
                         f"--out={classifier}", "--epochs=1", "--min_accuracy=0")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -34,9 +38,30 @@ def trained(tmp_path_factory):
 
 def test_train_classifier_saves_the_model_and_real_data_reference_scores(trained):
     _, classifier, _ = trained
-    reference = json.load(open(classifier + ".json"))
-    assert {"test_accuracy", "inception_score_test", "fid_test_vs_train"} <= reference.keys()
+    reference = json.load(open(classifier.replace(".weights.h5", ".json")))
+    assert {"test_accuracy", "inception_score_test", "fid_test_vs_train", "sha256",
+            "precision_test_vs_train", "recall_test_vs_train"} <= reference.keys()
     assert 1.0 <= reference["inception_score_test"] <= 10.0
+    assert reference["sha256"] == hashlib.sha256(open(classifier, "rb").read()).hexdigest()
+
+
+def test_the_packaged_classifier_is_recorded_and_classifies_digits():
+    record = json.load(open(classifier_module.record_path(classifier_module.PACKAGED)))
+    assert record["sha256"] == classifier_module.sha256(classifier_module.PACKAGED)
+    assert record["test_accuracy"] >= 0.99
+    model = classifier_module.load_classifier()
+    ones = np.zeros((1, 28, 28, 1), np.float32)
+    ones[0, 4:24, 13:15] = 1.0  # a vertical stroke: a "1"
+    assert np.argmax(model(ones, training=False)) == 1
+
+
+def test_a_classifier_whose_bytes_changed_is_refused(tmp_path):
+    weights = tmp_path / "c.weights.h5"
+    shutil.copy(classifier_module.PACKAGED, weights)
+    record = json.load(open(classifier_module.record_path(classifier_module.PACKAGED)))
+    (tmp_path / "c.json").write_text(json.dumps({**record, "sha256": "0" * 64}))
+    with pytest.raises(KerasGanError, match="SHA-256 differs"):
+        classifier_module.load_classifier(str(weights))
 
 
 def test_evaluation_callback_logs_every_epoch(trained):
@@ -48,16 +73,17 @@ def test_evaluation_callback_logs_every_epoch(trained):
     assert all(np.isfinite(float(v)) for v in lines[-1].split(",")[2:])
 
 
-def test_evaluate_loads_only_the_saved_model_and_writes_eval_json(trained):
-    mnist_dir, classifier, run_dir = trained
+def test_evaluate_uses_the_packaged_classifier_and_writes_eval_json(trained):
+    mnist_dir, _, run_dir = trained
     result = run_module("experiments.evaluate", f"--generator={run_dir}/generator",
-                        f"--data_dir={mnist_dir}", f"--classifier={classifier}",
-                        "--num_samples=200", "--validation_split=train[:100]")
+                        f"--data_dir={mnist_dir}", "--num_samples=200",
+                        "--validation_split=train[:100]")
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.load(open(os.path.join(run_dir, "eval.json")))
     assert {"parzen_ll", "parzen_se", "parzen_sigma", "fid", "inception_score",
-            "classes_covered", "class_histogram"} <= scores.keys()
+            "classes_covered", "class_histogram", "precision", "recall"} <= scores.keys()
     assert scores["num_samples"] == 200 and sum(scores["class_histogram"]) == 200
+    assert "label_accuracy" not in scores  # an unconditional generator
     assert "parzen_ll" in result.stdout
 
 

@@ -76,3 +76,45 @@ def test_mode_coverage_counts_classes():
     coverage = metrics.mode_coverage(probabilities)
     assert coverage["classes_covered"] == 3
     assert coverage["class_histogram"][:3] == [50, 45, 5]
+
+
+def test_kid_is_the_unbiased_polynomial_mmd_of_a_direct_computation():
+    rng = np.random.RandomState(3)
+    a, b = rng.normal(size=(30, 5)), rng.normal(0.5, 1.0, size=(40, 5))
+
+    def direct(x, y):
+        k = lambda u, v: (np.dot(u, v) / 5 + 1) ** 3  # noqa: E731
+        m = len(x)
+        xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        return xx + yy - 2 * np.mean([[k(u, v) for v in y] for u in x])
+
+    result = metrics.kernel_inception_distance(a, b, subsets=1, subset_size=30, seed=7)
+    subset = np.random.RandomState(7)
+    x, y = a[subset.choice(30, 30, False)], b[subset.choice(40, 30, False)]
+    np.testing.assert_allclose(result["kid"], direct(x, y), rtol=1e-9)
+    # unbiased: near zero for two samples of one distribution, well above it for a shift
+    big = rng.normal(size=(4000, 5))
+    same = metrics.kernel_inception_distance(big[:2000], big[2000:], subsets=5, subset_size=500)
+    shifted = metrics.kernel_inception_distance(big[:2000], big[2000:] + 1.0, subsets=5,
+                                                subset_size=500)
+    assert abs(same["kid"]) < 0.05 * shifted["kid"], (same, shifted)
+
+
+def test_precision_and_recall_on_sets_with_known_answers():
+    grid = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), -1).reshape(-1, 2)
+    # every fake inside the real manifold (on grid points), but covering only its left half
+    left_half = grid[grid[:, 0] < 5]
+    result = metrics.precision_recall(grid, left_half, k=3)
+    assert result["precision"] == 1.0
+    assert 0.45 <= result["recall"] <= 0.65  # the reals within reach of the fake balls
+    far = grid + 100.0  # fakes nowhere near the data
+    assert metrics.precision_recall(grid, far, k=3) == {"precision": 0.0, "recall": 0.0}
+
+
+def test_label_accuracy_overall_and_per_class():
+    probabilities = np.eye(3)[[0, 1, 2, 2, 1, 0]]
+    labels = np.array([0, 1, 2, 0, 0, 0])
+    result = metrics.label_accuracy(probabilities, labels, classes=4)
+    assert result["label_accuracy"] == pytest.approx(4 / 6)
+    assert result["label_accuracy_per_class"] == [0.5, 1.0, 1.0, None]

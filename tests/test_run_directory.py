@@ -234,7 +234,7 @@ def test_a_broken_image_is_skipped_with_one_warning(tmp_path, caplog):
         (tmp_path / f"{index}.png").write_bytes(tf.io.encode_png(pixels).numpy())
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     with caplog.at_level("WARNING"):
-        images = data.load_image_folder(str(tmp_path), 16, 3)
+        images = data.load_image_folder(str(tmp_path), 16, 3).images
     assert images.shape == (3, 16, 16, 3)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "skipped 1 of 4 files" in warnings[0]

@@ -51,7 +51,7 @@ def test_g_step_leaves_d_unchanged_including_batchnorm_statistics():
     trainer = make_trainer()
     element = next(stream(trainer))
     d_before, g_before = snapshot(trainer.discriminator), snapshot(trainer.generator)
-    tf.function(lambda e: trainer.g_update(e["z_g"])[0])(element)
+    tf.function(lambda e: trainer.g_update(e)[0])(element)
     assert not any(changed(d_before, trainer.discriminator))
     assert all(changed(g_before, trainer.generator))  # weights and G's own BN statistics
 
@@ -60,7 +60,7 @@ def test_d_step_leaves_g_unchanged_including_batchnorm_statistics():
     trainer = make_trainer()
     element = next(stream(trainer))
     d_before, g_before = snapshot(trainer.discriminator), snapshot(trainer.generator)
-    tf.function(lambda e: trainer.d_update(e, trainer.generate(e["z_d"])))(element)
+    tf.function(lambda e: trainer.d_update(e, trainer.generate(e)))(element)
     assert not any(changed(g_before, trainer.generator))
     assert all(changed(d_before, trainer.discriminator))
 
@@ -77,7 +77,7 @@ def test_frozen_d_in_g_step_normalises_with_batch_statistics():
     for variable, value in zip(trainer.discriminator.variables + trainer.generator.variables,
                                d_before + g_state):
         variable.assign(value)
-    metrics = tf.function(lambda e: trainer.g_update(e["z_g"])[0])(element)
+    metrics = tf.function(lambda e: trainer.g_update(e)[0])(element)
     np.testing.assert_allclose(float(metrics["g_loss"]), reference, rtol=1e-5)
 
 
@@ -236,6 +236,12 @@ def test_float16_overflow_is_skipped_then_the_scale_halves_and_regrows():
     assert trainer.d_optimizer.iterations.numpy() == 3
 
 
+def bias_before_batchnorm(model):
+    layers = model.layers
+    return {a.bias.path for a, b in zip(layers, layers[1:])
+            if isinstance(b, BatchNormalization) and getattr(a, "bias", None) is not None}
+
+
 def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_path):
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
@@ -245,8 +251,13 @@ def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_p
         runs.append(trainer)
     single, mirrored = runs
     assert single.d_loss_scale.scale.numpy() == mirrored.d_loss_scale.scale.numpy() == 2.0 ** 16
-    for a, b in zip(snapshot(single.generator), snapshot(mirrored.generator)):
-        np.testing.assert_allclose(b, a, rtol=2e-2, atol=2e-3)  # float16 arithmetic
+    # A bias feeding BatchNormalization has an exactly-zero gradient: in float16 it is rounding
+    # noise, which Adam scales up to a full step, different on each device layout.
+    for model in ("generator", "discriminator"):
+        noise_only = bias_before_batchnorm(getattr(single, model))
+        for a, b in zip(getattr(single, model).variables, getattr(mirrored, model).variables):
+            if a.path not in noise_only:
+                np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-2, atol=1e-4)
     path = single.checkpoint.save(str(tmp_path / "ckpt"))
     resumed = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, growth=2)
     resumed.restore(path)
@@ -375,9 +386,9 @@ def test_frozen_spectrally_normalised_d_does_not_move_in_g_step():
     assert sum("vector_u" in name for name in names) == 2  # both Dense layers wrapped
     element = next(stream(trainer))
     before = snapshot(trainer.discriminator)
-    tf.function(lambda e: trainer.g_update(e["z_g"])[0])(element)
+    tf.function(lambda e: trainer.g_update(e)[0])(element)
     assert not any(changed(before, trainer.discriminator))
-    tf.function(lambda e: trainer.d_update(e, trainer.generate(e["z_d"])))(element)
+    tf.function(lambda e: trainer.d_update(e, trainer.generate(e)))(element)
     moved = dict(zip(names, changed(before, trainer.discriminator)))
     # Kernels, biases and the power iteration; the output layer's u is 1 x 1, always 1.
     assert all(moved[name] for name, value in zip(names, before) if value.size > 1)

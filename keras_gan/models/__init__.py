@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_gan.errors import KerasGanError
 from keras_gan.layers import Maxout, SpectralNormalization
+from keras_gan.models import conditional as conditional_models
 from keras_gan.models import dcgan, mlp
 
 ModelPair = Tuple[keras.Model, keras.Model]
@@ -18,10 +19,12 @@ Builder = Callable[[Tuple[int, ...], int, np.ndarray], ModelPair]
 @dataclasses.dataclass(frozen=True)
 class Architecture:
     """How to build a G/D pair and the data it is built for: square images of `image_size`
-    (any channel count), or flat vectors (2-D points) when `image_size` is None."""
+    (any channel count), or flat vectors (2-D points) when `image_size` is None. A `flat` D
+    flattens its input first (a label joins it there under `--conditional=concat`)."""
 
     build: Builder
     image_size: int | None
+    flat: bool = True
 
 
 ARCHITECTURES: Dict[str, Architecture] = {
@@ -36,25 +39,47 @@ ARCHITECTURES: Dict[str, Architecture] = {
     "heuristic_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
         mlp.heuristic_generator(shape, z_dim), mlp.heuristic_discriminator(shape)), 28),
     "dcgan32": Architecture(lambda shape, z_dim, pixel_mean: (
-        dcgan.mnist32_generator(shape, z_dim), dcgan.mnist32_discriminator(shape)), 32),
+        dcgan.mnist32_generator(shape, z_dim), dcgan.mnist32_discriminator(shape)), 32, flat=False),
     "dcgan64": Architecture(lambda shape, z_dim, pixel_mean: (
-        dcgan.celeba64_generator(shape, z_dim), dcgan.celeba64_discriminator(shape)), 64),
+        dcgan.celeba64_generator(shape, z_dim), dcgan.celeba64_discriminator(shape)), 64, flat=False),
     "pacgan_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
         mlp.pacgan_generator(shape, z_dim), mlp.pacgan_discriminator(shape)), None),
 }
 
 
 def build_gan(architecture: str, image_shape: Tuple[int, int, int], z_dim: int,
-              pixel_mean: np.ndarray | None = None, spectral_norm: bool = False) -> ModelPair:
+              pixel_mean: np.ndarray | None = None, spectral_norm: bool = False,
+              conditional: str = "none", num_classes: int = 0) -> ModelPair:
     """(G, D) of the named architecture; unknown names and impossible shapes fail early.
 
     `pixel_mean`, the training data's mean image in [0, 1], sets output biases where the
     reference does (the paper's G). `spectral_norm` normalises D's linear layers.
+    `conditional` (`concat` or `projection`, see `models.conditional`) makes G(z, y) and D(x, y)
+    for labels y in [0, num_classes).
     """
     check_architecture(architecture, image_shape[0] if len(image_shape) == 3 else None)
-    generator, discriminator = ARCHITECTURES[architecture].build(tuple(image_shape), z_dim,
-                                                                 pixel_mean)
-    return generator, spectral_normalized(discriminator) if spectral_norm else discriminator
+    if conditional not in conditional_models.MODES:
+        raise KerasGanError(f"--conditional={conditional}: expected one of "
+                            f"{', '.join(conditional_models.MODES)}")
+    if conditional != "none" and num_classes < 2:
+        raise KerasGanError(f"--conditional={conditional} needs labelled data with at least two "
+                            f"classes; this data has {num_classes}")
+    record, shape = ARCHITECTURES[architecture], tuple(image_shape)
+    extra = num_classes if conditional != "none" else 0
+    generator, discriminator = record.build(shape, z_dim + extra, pixel_mean)
+    if conditional == "concat":
+        d_shape = ((int(np.prod(shape)) + extra,) if record.flat
+                   else (*shape[:-1], shape[-1] + extra))
+        discriminator = record.build(d_shape, z_dim, None)[1]
+    if spectral_norm:
+        discriminator = spectral_normalized(discriminator)
+    if conditional == "none":
+        return generator, discriminator
+    generator = conditional_models.concat_generator(generator, num_classes)
+    if conditional == "concat":
+        return generator, conditional_models.concat_discriminator(discriminator, shape,
+                                                                  num_classes, record.flat)
+    return generator, conditional_models.projection_discriminator(discriminator, num_classes)
 
 
 def check_architecture(architecture: str, image_size: int | None) -> None:
@@ -87,8 +112,27 @@ def spectral_normalized(model: keras.Model) -> keras.Model:
 def build_combined(generator: keras.Model, discriminator: keras.Model) -> keras.Model:
     """GD: z -> (G(z), D(G(z))), the model G trains through while D is frozen.
 
-    It also returns G(z) so a `g_first` step can hand the same fake batch to D's update.
+    It also returns G(z) so a `g_first` step can hand the same fake batch to D's update. A
+    conditional pair gives GD(z, y) = (G(z, y), D(G(z, y), y)).
     """
+    if is_conditional(generator):
+        z, label = (keras.Input(t.shape[1:], dtype=t.dtype, name=t.name)
+                    for t in generator.inputs)
+        fake = generator([z, label])
+        return keras.Model([z, label], [fake, discriminator([fake, label])], name="combined")
     z = keras.Input(generator.input_shape[1:], name="z")
     fake = generator(z)
     return keras.Model(z, [fake, discriminator(fake)], name="combined")
+
+
+def is_conditional(model: keras.Model) -> bool:
+    """G(z, y) or D(x, y): a model with a label input."""
+    return len(model.inputs) == 2
+
+
+def num_classes(generator: keras.Model) -> int:
+    """The classes a conditional G draws (0 for an unconditional one)."""
+    if not is_conditional(generator):
+        return 0
+    return next(layer.num_tokens for layer in generator.layers
+                if isinstance(layer, keras.layers.CategoryEncoding))
