@@ -26,6 +26,8 @@ flags.DEFINE_integer("warmup_steps", 200, "Untimed steps first (tracing, XLA com
 flags.DEFINE_bool("synthetic_data", False, "Random in-memory images instead of MNIST.")
 flags.DEFINE_bool("json", False, "End with one JSON line: images_per_sec, plain_images_per_sec.")
 flags.DEFINE_list("modes", ["fast", "plain"], "Which modes to time.")
+flags.DEFINE_bool("floor", False, "Also time the fast step's own matrix products alone, one "
+                  "after another (keras_gan.floor): the step's hardware floor.")
 FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 
@@ -60,6 +62,8 @@ def time_mode(mode: str) -> dict:
         seconds = time.perf_counter() - started
         images = FLAGS.steps * FLAGS.batch_size * FLAGS.d_steps
         result = {"images_per_sec": images / seconds, "steps_per_sec": FLAGS.steps / seconds}
+        if FLAGS.floor and mode == "fast":
+            result["floor"] = time_floor(setup, iterator)
         source = ("synthetic" if FLAGS.synthetic_data else FLAGS.image_dir + (
             " streamed" if FLAGS.stream_from_disk else " in memory") if FLAGS.image_dir
             else FLAGS.dataset)
@@ -69,6 +73,23 @@ def time_mode(mode: str) -> dict:
               f"{FLAGS.jit_compile}, fused optimisers {FLAGS.fused_optimizers}, "
               f"{FLAGS.mixed_precision})", flush=True)
     return result
+
+
+def time_floor(setup, iterator) -> dict:
+    """The fast step's matrix products alone (keras_gan.floor), timed like the step."""
+    import tensorflow as tf
+
+    from keras_gan import floor
+
+    function = setup.trainer._train_calls.get_concrete_function(
+        iterator, tf.constant(FLAGS.steps_per_call, tf.int32))
+    products = floor.step_products(function)
+    seconds = floor.time_products(products, FLAGS.steps, FLAGS.steps_per_call)
+    images_per_sec = FLAGS.batch_size * FLAGS.d_steps / seconds
+    gflops = sum(p.flops for p in products) / seconds / 1e9
+    print(f"floor: {images_per_sec:9.0f} images/s  {1 / seconds:8.1f} steps/s  (the step's "
+          f"{len(products)} matrix products alone, {gflops:.0f} GFLOP/s)", flush=True)
+    return {"images_per_sec": images_per_sec, "products": len(products), "gflops": gflops}
 
 
 @exit_on_user_error
@@ -87,6 +108,13 @@ def main(argv):
                "mixed_precision": FLAGS.mixed_precision}
     if "fast" in results:
         summary["images_per_sec"] = round(results["fast"]["images_per_sec"], 1)
+        if FLAGS.floor:
+            floor = results["fast"]["floor"]
+            summary["floor_images_per_sec"] = round(floor["images_per_sec"], 1)
+            summary["floor_products"] = floor["products"]
+            summary["share_of_floor"] = round(summary["images_per_sec"]
+                                              / floor["images_per_sec"], 3)
+            print(f"fast step at {summary['share_of_floor']:.0%} of its matrix-product floor")
     if "plain" in results:
         summary["plain_images_per_sec"] = round(results["plain"]["images_per_sec"], 1)
     if len(results) == 2:

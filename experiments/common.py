@@ -9,11 +9,16 @@ import contextlib
 import dataclasses
 import os
 import signal
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from absl import flags, logging
 
 from keras_gan.errors import KerasGanError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from keras_gan.data import LabelledImages
 
 # --- the flags the issue names for every experiment ---
 flags.DEFINE_string("dataset", "mnist",
@@ -200,7 +205,7 @@ def load_data(split: str, image_size: int | None):
                              stream=FLAGS.stream_from_disk)
 
 
-LoadData = Callable[[str], "data.LabelledImages"]
+LoadData = Callable[[str], "LabelledImages"]
 
 
 def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:

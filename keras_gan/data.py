@@ -90,7 +90,8 @@ def load_idx_folder(data_dir: str, split: str, dataset: str = "mnist"
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise KerasGanError(f"{image_file}: expected (N, rows, cols) images matching "
-                            f"{os.path.basename(label_file)}; got {images.shape} and {labels.shape}")
+                            f"{os.path.basename(label_file)}; got {images.shape} and "
+                            f"{labels.shape}")
     return images[rows][..., np.newaxis], labels[rows].astype(np.int64)
 
 

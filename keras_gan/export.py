@@ -2,7 +2,7 @@
 
 Endpoints (SPEC section 6):
   serving_default(z: float32 [None, z_dim]) -> {"images": [None, H, W, C]} in the data range
-  sample(num: int32 [], seed: int32 [] optional) -> {"images": ...}, z drawn from the model's own prior
+  sample(num: int32 [], seed: int32 [] optional) -> {"images": ...}, z from the model's own prior
   info() -> {"z_dim", "value_range", "noise", "num_classes"}: what a caller needs to know
 
 A class-conditional G (`--conditional`) takes the class too:

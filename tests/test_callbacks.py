@@ -25,3 +25,41 @@ def test_evaluation_rows_keep_their_columns_and_draw_the_curves(tmp_path):
     assert callback.scores == {"parzen_ll": 2.0, "parzen_se": 0.25, "reverse_kl": 0.1}
     png = (tmp_path / "eval_history.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_sample_grids_are_tensorboard_images(tmp_path):
+    import tensorflow as tf
+
+    from keras_gan import plotting
+    from keras_gan.callbacks import FixedInputs, SampleGrid
+
+    z = keras.Input((3,))
+    generator = keras.Model(z, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4)(z)))
+    fixed = FixedInputs.draw(4, 3, "normal", 0, seed=0)
+    callback = SampleGrid(generator, fixed.inputs, str(tmp_path / "samples"),
+                          lambda path, images: plotting.write_grid(path, images, (-1, 1)), 2,
+                          str(tmp_path / "tb"))
+    for step in range(4):
+        callback.on_train_batch_end(step)
+    images = []
+    for path in (tmp_path / "tb").iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "images":
+                    record = tf.make_ndarray(value.tensor)
+                    images.append((event.step, int(record[0]), int(record[1]), record[2]))
+    # 2x2 tiles of 2x2 images with 2-pixel padding, at steps 2 and 4
+    assert [(s, w, h) for s, w, h, _ in images] == [(2, 10, 10), (4, 10, 10)]
+    written = open(tmp_path / "samples" / "step_0000004.png", "rb").read()
+    assert images[-1][3] == written
+
+
+def test_conditional_fixed_inputs_hold_one_row_per_class():
+    from keras_gan.callbacks import FixedInputs
+
+    fixed = FixedInputs.draw(12, 5, "normal", 3, seed=1)
+    z, labels = fixed.inputs
+    assert fixed.columns == 4 and list(labels) == [0] * 4 + [1] * 4 + [2] * 4
+    np.testing.assert_array_equal(z[:4], z[4:8])  # the same noise down each column
+    row_z, row_labels = fixed.history_row()
+    assert list(row_labels) == [0, 1, 2] and np.array_equal(row_z[1], z[0])

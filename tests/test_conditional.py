@@ -23,8 +23,7 @@ LABELLED = data.LabelledImages(IMAGES, np.arange(48) % CLASSES, ("a", "b", "c"))
 @pytest.mark.parametrize("architecture, shape, g_extra, d_extra", [
     ("pytorch_mlp", (28, 28, 1), 10 * 128, 10 * 512),  # onehot into the first Dense layers
     ("dcgan32", (32, 32, 1), 10 * 128 * 8 * 8, 10 * 16 * 9)])  # ... and 10 input channels
-def test_concat_joins_the_onehot_label_to_z_and_to_d_input(architecture, shape, g_extra,
-                                                            d_extra):
+def test_concat_joins_the_onehot_label_to_z_and_to_d_input(architecture, shape, g_extra, d_extra):
     g0, d0 = models.build_gan(architecture, shape, 100)
     g, d = models.build_gan(architecture, shape, 100, conditional="concat", num_classes=10)
     assert g.count_params() - g0.count_params() == g_extra
@@ -149,7 +148,7 @@ def test_cgan_config_trains_evaluates_per_class_and_samples_a_label(tmp_path, mn
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.load(open(f"{run_dir}/eval.json"))
     assert 0.0 <= scores["label_accuracy"] <= 1.0
-    assert len(scores["label_accuracy_per_class"]) == 10 and len(scores["intra_fid_per_class"]) == 10
+    assert len(scores["label_accuracy_per_class"]) == len(scores["intra_fid_per_class"]) == 10
     out = str(tmp_path / "sevens.png")
     result = run_module("keras_gan.sample", f"--model={run_dir}/generator", "--label=7",
                         "--num=4", f"--out={out}")

@@ -1,6 +1,5 @@
 import keras
 import numpy as np
-import pytest
 
 from keras_gan.layers import BatchNormalization, Maxout
 

@@ -1,4 +1,3 @@
-import keras
 import numpy as np
 import pytest
 
@@ -50,8 +49,8 @@ def test_paper_generator_output_bias_is_the_logit_of_the_pixel_means():
 
 def test_paper_discriminator_has_maxout_and_the_papers_dropout():
     _, discriminator = models.build_gan("paper_maxout", (28, 28, 1), 100)
-    maxouts = [l for l in discriminator.layers if isinstance(l, Maxout)]
-    dropouts = [l.rate for l in discriminator.layers if isinstance(l, Dropout)]
+    maxouts = [layer for layer in discriminator.layers if isinstance(layer, Maxout)]
+    dropouts = [layer.rate for layer in discriminator.layers if isinstance(layer, Dropout)]
     assert [(m.units, m.pieces) for m in maxouts] == [(240, 5), (240, 5)]
     assert dropouts == [0.2, 0.5, 0.5]
 
