@@ -372,7 +372,7 @@ def _mnist_evaluation(load: LoadData, value_range):
     from keras_gan import evaluation
     from keras_gan.classifier import load_classifier
 
-    needs_classifier = set(FLAGS.eval_metrics) - {"parzen"}
+    needs_classifier = evaluation.CLASSIFIER_METRICS & set(FLAGS.eval_metrics)
     classifier = load_classifier(FLAGS.eval_classifier) if needs_classifier else None
     test = load("test")
     as_pixels = lambda images: evaluation.to_mnist_pixels(images, (0, 255))  # noqa: E731

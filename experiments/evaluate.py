@@ -50,8 +50,9 @@ def draw_samples(model, count: int, seed: int, batch_size: int = 1000):
     import numpy as np
     import tensorflow as tf
 
-    info = model.info()
-    classes = int(info["num_classes"]) if "num_classes" in info else 0
+    from keras_gan import export
+
+    classes = export.num_classes(model)
 
     def batches(size, first_seed, *label):
         return [model.sample(tf.constant(min(batch_size, size - start)),

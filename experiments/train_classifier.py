@@ -29,8 +29,7 @@ def main(argv):
 
     if FLAGS.epochs < 1:
         raise KerasGanError(f"--epochs={FLAGS.epochs}: expected a positive integer")
-    if not FLAGS.out.endswith(".weights.h5"):
-        raise KerasGanError(f"--out={FLAGS.out}: expected a name ending in .weights.h5")
+    classifier.check_weights_path(FLAGS.out)  # before minutes of training, not after
     train_images, train_labels = data.load_mnist(FLAGS.data_dir, "train")
     test_images, test_labels = data.load_mnist(FLAGS.data_dir, "test")
     model = classifier.train_classifier(train_images, train_labels, FLAGS.epochs)

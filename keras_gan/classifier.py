@@ -66,12 +66,16 @@ def record_path(weights_path: str) -> str:
     return weights_path[:-len(".weights.h5")] + ".json"
 
 
+def check_weights_path(path: str, flag: str = "--out") -> None:
+    if not path.endswith(".weights.h5"):
+        raise KerasGanError(f"{flag}={path}: expected a name ending in .weights.h5")
+
+
 def save_classifier(model: keras.Model, path: str, scores: dict) -> dict:
     """Writes the weights (`*.weights.h5`) and, beside them, their SHA-256 and `scores`."""
     from keras_gan import atomic
 
-    if not path.endswith(".weights.h5"):
-        raise KerasGanError(f"--out={path}: expected a name ending in .weights.h5")
+    check_weights_path(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = path[:-len(".weights.h5")] + ".partial.weights.h5"
     weights_only = build_classifier()  # a compiled model would also save Adam's moments

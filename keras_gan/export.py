@@ -76,6 +76,13 @@ def export_generator(generator: keras.Model, path: str, noise: str,
         archive.write_out(temporary, verbose=False)
 
 
+def num_classes(loaded) -> int:
+    """The classes a loaded export draws: 0 for an unconditional one, and for exports written
+    before `info()` reported classes."""
+    info = loaded.info()
+    return int(info["num_classes"]) if "num_classes" in info else 0
+
+
 def load_generator(path: str, flag: str = "--model"):
     """Loads an exported generator with plain `tf.saved_model.load`, checking it is one; errors
     name `flag`, the option the user gave the path with."""

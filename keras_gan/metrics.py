@@ -126,7 +126,7 @@ def _within_manifold(manifold: np.ndarray, queries: np.ndarray, k: int,
     """Whether each query lies inside some manifold point's ball of radius its distance to its
     k-th nearest neighbour among the manifold points."""
     radii = np.concatenate([
-        np.sort(_squared_distances(manifold[i:i + batch_size], manifold), axis=1)[:, k]
+        np.partition(_squared_distances(manifold[i:i + batch_size], manifold), k, axis=1)[:, k]
         for i in range(0, len(manifold), batch_size)])  # column 0 is the point itself
     return np.concatenate([
         (_squared_distances(queries[i:i + batch_size], manifold) <= radii[None]).any(axis=1)

@@ -27,7 +27,7 @@ def main(argv):
     import tensorflow as tf
 
     from keras_gan import export, plotting
-    from keras_gan.inputs import sample_noise
+    from keras_gan.callbacks import FixedInputs
 
     if not FLAGS.model:
         raise KerasGanError("--model is required: the directory of an exported generator")
@@ -35,7 +35,7 @@ def main(argv):
         raise KerasGanError(f"--num={FLAGS.num}: expected a positive integer")
     model = export.load_generator(FLAGS.model)
     info = model.info()
-    classes = int(info["num_classes"]) if "num_classes" in info else 0
+    classes = export.num_classes(model)
     num, seed, columns = tf.constant(FLAGS.num), tf.constant(FLAGS.seed), None
     if FLAGS.label is not None and not 0 <= FLAGS.label < max(classes, 1):
         raise KerasGanError(f"--label={FLAGS.label}: " + (
@@ -44,11 +44,10 @@ def main(argv):
     if FLAGS.label is not None:
         images = model.sample(num, seed, tf.constant(FLAGS.label))["images"]
     elif classes:
-        columns = max(1, FLAGS.num // classes)
-        noise = sample_noise([columns, int(info["z_dim"])], info["noise"].numpy().decode(),
-                             tf.constant([FLAGS.seed, 0]))
-        labels = tf.repeat(tf.range(classes), columns)
-        images = model.serving_default(tf.tile(noise, [classes, 1]), labels)["images"]
+        rows = FixedInputs.draw(FLAGS.num, int(info["z_dim"]), info["noise"].numpy().decode(),
+                                classes, FLAGS.seed)  # the training grids' layout
+        columns = rows.columns
+        images = model.serving_default(*(tf.constant(part) for part in rows.inputs))["images"]
     else:
         images = model.sample(num, seed)["images"]
     value_range = tuple(info["value_range"].numpy().tolist())

@@ -189,10 +189,13 @@ class GANTrainer:
         """D on the real and the fake half: its fake-half outputs, its loss and its metrics."""
         real, batch = element["real"], self.config.global_batch_size
         fake = tf.cast(fake, real.dtype)  # G may compute in float16
-        discriminate = lambda x, e=element: self.discriminator(  # noqa: E731
-            self._with_labels(x, e), training=True)
+        labels = element["labels"] if self.conditional else None
+
+        def discriminate(x, y=labels):
+            return self.discriminator(x if y is None else [x, y], training=True)
+
         if self.config.d_style == "concat":
-            both = {"labels": tf.concat([element["labels"]] * 2, 0)} if self.conditional else {}
+            both = None if labels is None else tf.concat([labels, labels], 0)
             real_outputs, fake_outputs = tf.split(discriminate(tf.concat([real, fake], 0), both),
                                                   2)
         else:
