@@ -1,0 +1,82 @@
+"""experiments.seeds: one recipe over seeds, resumable, summarised as mean ± standard error."""
+import json
+import math
+import os
+
+import pytest
+
+from experiments import seeds
+from tests.conftest import REPO, run_module
+
+# A stand-in for a training program: its score is a function of --seed, and every call is
+# counted in calls.txt beside it, so a test sees which seeds really ran.
+FAKE_PROGRAM = '''
+import json, os, sys
+args = dict(arg[2:].split("=", 1) for arg in sys.argv[1:] if "=" in arg)
+with open(os.path.join(os.path.dirname(__file__), "calls.txt"), "a") as calls:
+    calls.write(args["seed"] + "\\n")
+if args.get("fail_seed") == args["seed"]:
+    sys.exit(3)
+os.makedirs(args["run_dir"], exist_ok=True)
+print("progress line")
+print(json.dumps({"modes": 6 + int(args["seed"]), "reverse_kl": None, "name": "x"}))
+'''
+
+
+@pytest.fixture
+def fake_program(tmp_path):
+    (tmp_path / "fake_program.py").write_text(FAKE_PROGRAM)
+    return {"PYTHONPATH": os.pathsep.join([str(tmp_path), REPO])}
+
+
+def _calls(tmp_path):
+    return (tmp_path / "calls.txt").read_text().split()
+
+
+def test_summarise_gives_mean_standard_error_min_and_max():
+    summary = seeds.summarise({0: {"modes": 6, "kl": 0.5, "tag": "a"},
+                               1: {"modes": 8, "kl": None}, 2: {"modes": 7, "kl": 0.3}})
+    assert set(summary) == {"modes", "kl"}  # strings are not scores
+    assert summary["modes"]["mean"] == 7 and summary["modes"]["n"] == 3
+    assert summary["modes"]["se"] == pytest.approx(1 / math.sqrt(3))  # std 1 over 3 seeds
+    assert (summary["modes"]["min"], summary["modes"]["max"]) == (6, 8)
+    assert summary["kl"]["mean"] == pytest.approx(0.4) and summary["kl"]["n"] == 2
+    assert seeds.markdown_row("ring", summary) == "| ring | 0.4 ± 0.1 | 7 ± 0.58 |"
+
+
+def test_runs_each_seed_keeps_its_scores_and_resumes_without_rerunning(fake_program, tmp_path):
+    out = str(tmp_path / "table")
+    result = run_module("experiments.seeds", f"--out={out}", "--seeds=3", "--first_seed=1",
+                        "--", "fake_program", "--epochs=2", env=fake_program)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-2:] == ["| recipe | modes |", "| table | 8 ± 0.58 |"]
+    assert _calls(tmp_path) == ["1", "2", "3"]
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert summary["command"] == ["fake_program", "--epochs=2"]
+    assert summary["seeds"]["2"]["modes"] == 8 and summary["summary"]["modes"]["mean"] == 8
+
+    result = run_module("experiments.seeds", f"--out={out}", "--seeds=4", "--first_seed=1",
+                        "--", "fake_program", "--epochs=2", env=fake_program)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _calls(tmp_path) == ["1", "2", "3", "4"]  # only the new seed ran
+    assert result.stdout.splitlines()[-1] == "| table | 8.5 ± 0.65 |"
+
+
+def test_a_failing_seed_stops_with_its_log_and_keeps_the_finished_ones(fake_program, tmp_path):
+    out = str(tmp_path / "table")
+    result = run_module("experiments.seeds", f"--out={out}", "--seeds=3", "--",
+                        "fake_program", "--fail_seed=1", env=fake_program)
+    assert result.returncode == 2
+    assert "seed 1 exited with status 3" in result.stderr and "seed_1.log" in result.stderr
+    assert os.path.exists(os.path.join(out, "seed_0", "scores.json"))
+    assert not os.path.exists(os.path.join(out, "summary.json"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out=x"], "expected the program and its flags after `--`"),
+    (["--out=x", "--", "fake_program", "--seed=3"], "set per seed by experiments.seeds"),
+    (["--", "fake_program"], "--out: expected a folder"),
+])
+def test_bad_invocations_are_one_line(fake_program, args, message):
+    result = run_module("experiments.seeds", *args, env=fake_program)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
