@@ -66,7 +66,8 @@ flags.DEFINE_enum("penalty", "none", ["none", "gradient", "r1"],
                   "(Gulrajani et al.) or R1's 1/2 ||grad D(x)||^2 on real data (Mescheder et al.).")
 flags.DEFINE_float("penalty_weight", 10.0, "Weight of --penalty (WGAN-GP's lambda, R1's gamma).")
 flags.DEFINE_bool("spectral_norm", False,
-                  "Spectrally normalise D's Dense, Conv2D and Maxout layers (Miyato et al. 2018).")
+                  "Spectrally normalise D's Dense, Conv2D and Maxout layers (Miyato et al. "
+                  "2018); it replaces D's BatchNormalization.")
 flags.DEFINE_float("g_ema_decay", 0.0,
                    "Keep an exponential moving average of G's weights with this decay (e.g. "
                    "0.999; 0: off); grids, evaluation and generator/ use it, generator_raw/ is G.")

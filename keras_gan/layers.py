@@ -38,6 +38,15 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
+class WithoutBatchNorm(keras.layers.Layer):
+    """Where a spectrally normalised D's BatchNormalization was: passes its input through (with
+    BN's call signature, so a functional model's node can call it the same way)."""
+
+    def call(self, inputs, training=None, mask=None):
+        return inputs
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
 class SpectralNormalization(keras.layers.SpectralNormalization):
     """Keras's spectral normalisation (Miyato et al. 2018) that stands still while frozen.
 

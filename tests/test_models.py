@@ -90,3 +90,17 @@ def test_spatial_dropout_drops_whole_channels():
     out = Dropout(0.5, spatial=True, seed=1)(np.ones((2, 4, 4, 8), np.float32), training=True)
     per_channel = out.numpy().reshape(2, 16, 8)
     assert (per_channel.min(axis=1) == per_channel.max(axis=1)).all()
+
+
+def test_spectral_norm_wraps_every_linear_layer_of_d_and_takes_the_place_of_its_batchnorm():
+    from keras_gan.layers import BatchNormalization, SpectralNormalization, WithoutBatchNorm
+
+    _, plain = models.build_gan("dcgan32", (32, 32, 1), 100)
+    _, normalised = models.build_gan("dcgan32", (32, 32, 1), 100, spectral_norm=True)
+    kinds = lambda model: [type(layer) for layer in model.layers]  # noqa: E731
+    assert kinds(plain).count(BatchNormalization) == 3
+    assert BatchNormalization not in kinds(normalised)
+    assert kinds(normalised).count(WithoutBatchNorm) == 3
+    assert kinds(normalised).count(SpectralNormalization) == 5  # four convolutions, the logit
+    x = np.random.RandomState(0).normal(size=(4, 32, 32, 1)).astype("float32")
+    assert normalised(x, training=False).shape == (4, 1)

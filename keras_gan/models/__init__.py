@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from keras_gan.errors import KerasGanError
-from keras_gan.layers import Maxout, SpectralNormalization
+from keras_gan.layers import Maxout, SpectralNormalization, WithoutBatchNorm
 from keras_gan.models import conditional as conditional_models
 from keras_gan.models import dcgan, mlp
 
@@ -96,10 +96,18 @@ def check_architecture(architecture: str, image_size: int | None) -> None:
 
 def spectral_normalized(model: keras.Model) -> keras.Model:
     """A copy of `model` with every Dense, Conv2D and Maxout spectrally normalised (Miyato et
-    al. 2018), so any architecture's D takes `--spectral_norm` without a second definition."""
+    al. 2018), so any architecture's D takes `--spectral_norm` without a second definition.
+
+    Spectral norm takes the place of D's BatchNormalization, which becomes a pass-through: SN-GAN's
+    D has none, and compare_gan offers the two as alternatives. Both together starve D here:
+    normalised kernels give small activations that PyTorch-GAN's BN epsilon of 0.8 then flattens
+    (dcgan_mnist32 with hinge and spectral norm stayed at chance for a whole epoch).
+    """
 
     def clone(layer):
         config = layer.get_config()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            return WithoutBatchNorm(name=layer.name)
         if isinstance(layer, Maxout):
             return Maxout.from_config({**config, "spectral_norm": True})
         if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
