@@ -99,9 +99,9 @@ def spectral_normalized(model: keras.Model) -> keras.Model:
     al. 2018), so any architecture's D takes `--spectral_norm` without a second definition.
 
     Spectral norm takes the place of D's BatchNormalization, which becomes a pass-through: SN-GAN's
-    D has none, and compare_gan offers the two as alternatives. Both together starve D here:
-    normalised kernels give small activations that PyTorch-GAN's BN epsilon of 0.8 then flattens
-    (dcgan_mnist32 with hinge and spectral norm stayed at chance for a whole epoch).
+    D has none, and compare_gan offers the two as alternatives. BN after a normalised kernel
+    would rescale what SN bounds, and PyTorch-GAN's BN epsilon of 0.8 flattens the small
+    activations normalised kernels give.
     """
 
     def clone(layer):
