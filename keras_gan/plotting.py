@@ -72,6 +72,7 @@ def write_curves(path: str, steps: np.ndarray, panels: Sequence[Dict[str, np.nda
         axis.legend(loc="upper right")
         axis.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("step")
+    axes[-1, 0].xaxis.set_major_formatter(_thousands())
     figure.tight_layout()
     _save_figure(path, figure)
 
@@ -104,6 +105,13 @@ def _pyplot():
     return pyplot
 
 
+def _thousands():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _: f"{value / 1000:g}k" if abs(value) >= 1000
+                         else f"{value:g}")
+
+
 def _save_figure(path: str, figure) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
@@ -130,5 +138,6 @@ def write_evaluation_curves(path: str, history: Dict[str, np.ndarray],
             axis.set_xlabel(label)
             axis.set_ylabel(name)
             axis.grid(alpha=0.3)
+        row[0].xaxis.set_major_formatter(_thousands())  # 150,000 steps: "150k", not 150000
     figure.tight_layout()
     _save_figure(path, figure)
