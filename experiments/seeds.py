@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 from typing import Dict, List, Sequence
@@ -32,20 +33,21 @@ FLAGS = flags.FLAGS
 _OWN_FLAGS = ("--seed=", "--run_dir=", "--json")
 
 
+def _is_score(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def summarise(per_seed: Dict[int, Dict[str, float]]) -> Dict[str, Dict[str, float]]:
     """Mean, standard error of the mean, min and max of each numeric score over the seeds (a
     score some seed lacks, or left None, is summarised over the seeds that have it)."""
     names = sorted({name for scores in per_seed.values() for name, value in scores.items()
-                    if isinstance(value, (int, float)) and not isinstance(value, bool)})
+                    if _is_score(value)})
     summary = {}
     for name in names:
-        values = [scores[name] for scores in per_seed.values()
-                  if isinstance(scores.get(name), (int, float))]
-        mean = sum(values) / len(values)
-        spread = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-                  if len(values) > 1 else 0.0)
-        summary[name] = {"mean": mean, "se": spread / math.sqrt(len(values)), "n": len(values),
-                         "min": min(values), "max": max(values)}
+        values = [scores[name] for scores in per_seed.values() if _is_score(scores.get(name))]
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        summary[name] = {"mean": statistics.fmean(values), "se": spread / math.sqrt(len(values)),
+                         "n": len(values), "min": min(values), "max": max(values)}
     return summary
 
 

@@ -66,9 +66,9 @@ def record_path(weights_path: str) -> str:
     return weights_path[:-len(".weights.h5")] + ".json"
 
 
-def check_weights_path(path: str, flag: str = "--out") -> None:
+def check_weights_path(path: str) -> None:
     if not path.endswith(".weights.h5"):
-        raise KerasGanError(f"{flag}={path}: expected a name ending in .weights.h5")
+        raise KerasGanError(f"--out={path}: expected a name ending in .weights.h5")
 
 
 def save_classifier(model: keras.Model, path: str, scores: dict) -> dict:
