@@ -47,16 +47,63 @@ class WithoutBatchNorm(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
-class SpectralNormalization(keras.layers.SpectralNormalization):
-    """Keras's spectral normalisation (Miyato et al. 2018) that stands still while frozen.
+class SpectralNormalization(keras.layers.Wrapper):
+    """Spectral normalisation as SN-GAN computes it (Miyato et al. 2018): the wrapped linear layer
+    acts with W / sigma(W), sigma = v W u^T from one power-iteration step per training call, and
+    the gradient flows through sigma.
 
-    Keras's wrapper runs a power iteration and rewrites the kernel to W / sigma on every training
-    call. Inside GD, D is frozen for G's step: there neither the iteration vector nor the kernel
-    may move (the BatchNormalization trap, SPEC 8), so a frozen layer uses the kernel as it is.
+    Keras's own wrapper instead overwrites the kernel with W / sigma on each training call, so the
+    optimiser never sees sigma's gradient: a projected method, not SN-GAN's. Because sigma is linear
+    in W, W / sigma(W) does not change when W is scaled, so the gradient here is orthogonal to W.
+    The wrapped layer must be linear (no activation): then layer(x) - b = x W and the output is
+    (layer(x) - b) / sigma + b. Frozen (D inside GD for G's step) or in inference, u stays still.
     """
 
+    def __init__(self, layer, power_iterations: int = 1, **kwargs):
+        super().__init__(layer, **kwargs)
+        if power_iterations < 1:
+            raise ValueError(f"power_iterations must be at least 1, got {power_iterations}")
+        if getattr(layer, "activation", None) not in (None, keras.activations.linear):
+            raise ValueError(f"SpectralNormalization needs a linear layer; {layer.name} has "
+                             f"activation {layer.activation.__name__}")
+        self.power_iterations = power_iterations
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.kernel = getattr(self.layer, "kernel", None)
+        if self.kernel is None:
+            self.kernel = self.layer.embeddings
+        self.vector_u = self.add_weight(
+            shape=(1, self.kernel.shape[-1]), name="vector_u", trainable=False,
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            aggregation="only_first_replica")
+
+    def sigma(self, training=False):
+        """The largest singular value of the kernel, estimated from u (updated when training)."""
+        weights = ops.reshape(self.kernel, (-1, self.kernel.shape[-1]))
+        u = ops.convert_to_tensor(self.vector_u)
+        for _ in range(self.power_iterations):
+            v = ops.normalize(ops.matmul(u, ops.transpose(weights)))
+            u = ops.normalize(ops.matmul(v, weights))
+        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        if training and self.trainable:
+            self.vector_u.assign(u)
+        return ops.sum(ops.matmul(v, weights) * u)
+
     def call(self, inputs, training=False):
-        return super().call(inputs, training=bool(training) and self.trainable)
+        outputs = self.layer(inputs)
+        sigma = ops.cast(self.sigma(training), outputs.dtype)
+        bias = getattr(self.layer, "bias", None)
+        if bias is None:
+            return outputs / sigma
+        bias = ops.cast(bias, outputs.dtype)
+        return (outputs - bias) / sigma + bias
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
