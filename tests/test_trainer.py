@@ -419,10 +419,11 @@ def test_spectral_norm_gradient_flows_through_sigma():
     layer(inputs)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(tf.square(layer(inputs, training=True) - 1.0))
-    gradient = tape.gradient(loss, layer.layer.kernel)
-    kernel = layer.layer.kernel.numpy()
+    gradient = tape.gradient(loss, layer.layer.kernel).numpy().ravel()
+    kernel = layer.layer.kernel.numpy().ravel()
     assert np.linalg.norm(gradient) > 0.1
-    assert abs(np.sum(gradient.numpy() * kernel)) < 1e-4 * np.linalg.norm(gradient) * np.linalg.norm(kernel)
+    cosine = gradient @ kernel / (np.linalg.norm(gradient) * np.linalg.norm(kernel))
+    assert abs(cosine) < 1e-4  # Keras's SpectralNormalization: 0.57 here
 
 
 def test_optimal_discriminator_for_a_fixed_generator():
