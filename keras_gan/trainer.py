@@ -308,7 +308,7 @@ class GANTrainer:
             elements = tuple(next(iterator) for _ in range(self.config.d_steps))
             per_replica = self._train_step(elements)
             if self.ema:
-                self.ema.update()
+                self.ema.update(self.step)
             history = history.write(i, tf.stack([
                 self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
                 for name in self.metric_names]))

@@ -336,15 +336,16 @@ def test_d_loss_adds_the_weighted_penalty(penalty):
 
 
 def test_ema_of_g_equals_the_closed_form():
-    """w_ema_t = beta^t w_0 + (1 - beta) sum_i beta^(t - i) w_i, for weights and BN statistics."""
-    beta = 0.7
+    """w_ema <- d_n w_ema + (1 - d_n) w after step n, d_n = min(beta, (1 + n) / (10 + n)), for
+    weights and BN statistics: the warm-up rate for steps 0-4, beta from step 5 on (6/15 = 0.4)."""
+    beta = 0.4
     trainer = make_trainer(g_ema_decay=beta)
     iterator = stream(trainer)
     expected = snapshot(trainer.generator)
-    for _ in range(4):
+    for n in range(8):
         trainer.train_steps(iterator, 1)
-        expected = [beta * e + (1 - beta) * w for e, w in zip(expected,
-                                                                snapshot(trainer.generator))]
+        d = min(beta, (1 + n) / (10 + n))
+        expected = [d * e + (1 - d) * w for e, w in zip(expected, snapshot(trainer.generator))]
     assert trainer.sampling_generator is trainer.ema.model
     for want, got in zip(expected, snapshot(trainer.ema.model)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
