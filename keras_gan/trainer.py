@@ -320,7 +320,7 @@ class GANTrainer:
         return stacked
 
     def train_steps(self, iterator, num_steps: int) -> Dict[str, np.ndarray]:
-        """Runs `num_steps` steps (in calls of at most `steps_per_call`); returns per-step metrics."""
+        """Runs `num_steps` steps in calls of at most `steps_per_call`; returns per-step metrics."""
         collected = []
         while num_steps > 0:
             n = min(num_steps, self.config.steps_per_call)
