@@ -18,6 +18,7 @@ import glob
 import json
 import os
 import re
+import sys
 import socket
 from typing import Callable, Dict, Iterator, Sequence
 
@@ -111,9 +112,11 @@ def _remove_if_stale(lock_path: str, flag: str, path: str) -> None:
 # ----- flags -------------------------------------------------------------------------------------
 
 def program_flags(flag_values, modules: Sequence[str] = ("experiments.", "keras_gan")) -> Dict:
-    """This program's own flags (not absl's or TensorFlow's), by name."""
+    """This program's own flags (not absl's or TensorFlow's), by name. absl files the flags of
+    the module run with `python -m` under its path, sys.argv[0] (e.g. `--mixture`)."""
+    main = ("__main__", sys.argv[0])
     return {flag.name: flag for module, module_flags in flag_values.flags_by_module_dict().items()
-            if module.startswith(tuple(modules)) or module == "__main__"
+            if module.startswith(tuple(modules)) or module in main
             for flag in module_flags}
 
 

@@ -51,6 +51,7 @@ def test_mixture_program_prints_json_and_exports_a_point_generator(tmp_path):
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(scores) == {"modes", "high_quality", "reverse_kl"} and 0 <= scores["modes"] <= 25
     assert (run_dir / "samples" / "step_0000004.png").exists()
+    assert "--mixture=grid" in (run_dir / "flags.cfg").read_text()  # the program's own flag
     header = (run_dir / "eval_history.csv").read_text().splitlines()[0].split(",")
     assert header == ["step", "epoch", "train_seconds", "modes", "high_quality", "reverse_kl"]
     assert (run_dir / "eval_history.png").exists()

@@ -96,6 +96,21 @@ def test_flagfile_from_an_older_run_with_every_flag_still_resumes(tmp_path):
         run_directory.check_resumable_flags(str(tmp_path), flag_values, ("epochs",))
 
 
+def test_the_flags_of_the_module_run_with_python_m_are_the_programs(monkeypatch):
+    """`python -m experiments.mixture` files --mixture under mixture.py's path, not a module
+    name: it must be recorded and checked on resume like the shared flags."""
+    monkeypatch.setattr("sys.argv", ["/repo/experiments/mixture.py"])
+    flag_values = absl_flags.FlagValues()
+    absl_flags.DEFINE_string("mixture", "ring", "", flag_values=flag_values,
+                             module_name="/repo/experiments/mixture.py")
+    absl_flags.DEFINE_integer("epochs", 1, "", flag_values=flag_values,
+                              module_name="experiments.common")
+    absl_flags.DEFINE_integer("verbosity", 0, "", flag_values=flag_values,
+                              module_name="absl.logging")
+    flag_values(["prog", "--mixture=grid", "--verbosity=1"])
+    assert run_directory.non_default_flags(flag_values) == {"mixture": "--mixture=grid"}
+
+
 # ----- one writer ----------------------------------------------------------------------------
 
 def test_a_second_writer_fails_at_once_naming_the_holder(mnist_dir, tmp_path):
