@@ -18,8 +18,8 @@ import glob
 import json
 import os
 import re
-import sys
 import socket
+import sys
 from typing import Callable, Dict, Iterator, Sequence
 
 from absl import logging
