@@ -136,8 +136,8 @@ class StepCSVLogger(keras.callbacks.Callback):
         if os.path.exists(self.path):
             with open(self.path) as stream:
                 rows = stream.read().splitlines()[1:]
-            kept += "".join(row + "\n" for row in rows
-                            if row.split(",")[0].isdigit() and int(row.split(",")[0]) <= self.start_step)
+            kept += "".join(row + "\n" for row in rows if row.split(",")[0].isdigit()
+                            and int(row.split(",")[0]) <= self.start_step)
         atomic.write_text(self.path, kept)
         self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 

@@ -45,7 +45,8 @@ def read_idx(path: str) -> np.ndarray:
         with opener(path, "rb") as stream:
             raw = stream.read()
     except FileNotFoundError:
-        raise KerasGanError(f"{path}: file not found (expected a standard MNIST IDX file)") from None
+        raise KerasGanError(
+            f"{path}: file not found (expected a standard MNIST IDX file)") from None
     except (OSError, EOFError, zlib.error) as error:
         raise KerasGanError(f"{path}: cannot be read as a gzip IDX file ({error})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:

@@ -31,7 +31,8 @@ class StreamSpec:
 
 
 def sample_noise(shape, prior: str, seed) -> tf.Tensor:
-    """z from the model's prior: N(0, 1), or the paper's uniform on [-sqrt 3, sqrt 3] (unit variance)."""
+    """z from the model's prior: N(0, 1), or the paper's uniform on [-sqrt 3, sqrt 3] (unit
+    variance)."""
     if prior == "normal":
         return tf.random.stateless_normal(shape, seed=seed)
     if prior == "uniform":

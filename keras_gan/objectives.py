@@ -38,8 +38,8 @@ class Objective:
     d_losses(real_out, fake_out, real_labels) -> (real_losses, fake_losses), per example;
     g_losses(fake_out) -> per example; summaries(real_out, fake_out) -> per-example values named
     `summary_names`, averaged over the global batch and logged: `d_real` and `d_fake` are D(x)
-    and D(G(z)) as probabilities for bce, raw outputs for the others. `fake_summary` is `d_fake` for G's
-    step, logged as `d_fake_after`.
+    and D(G(z)) as probabilities for bce, raw outputs for the others. `fake_summary` is `d_fake`
+    for G's step, logged as `d_fake_after`.
     """
 
     name: str

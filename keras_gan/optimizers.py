@@ -90,8 +90,9 @@ class FusedMomentumSGD(keras.optimizers.SGD):
         if self.momentum == 0 or self.nesterov or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
+        accumulator = self.momentums[self._get_variable_index(variable)]
         tf.raw_ops.ResourceApplyKerasMomentum(
-            var=_handle(variable), accum=_handle(self.momentums[self._get_variable_index(variable)]),
+            var=_handle(variable), accum=_handle(accumulator),
             lr=tf.cast(learning_rate, dtype), grad=tf.cast(gradient, dtype),
             momentum=tf.cast(self.current_momentum(), dtype), use_nesterov=False)
 

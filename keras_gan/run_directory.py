@@ -204,7 +204,8 @@ def restore_newest(directory: str, restore: Callable[[str], None], flag: str = "
         try:
             restore(prefix)
         except Exception as error:  # noqa: BLE001  (any failure means: try an older one)
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            text = str(error).strip()
+            reason = text.splitlines()[0] if text else type(error).__name__
             problems.append(f"{os.path.basename(prefix)}: {reason[:160]}")
             logging.warning("checkpoint %s does not restore (%s); trying an older one", prefix,
                             reason[:160])

@@ -8,8 +8,8 @@ import pytest
 from keras_gan.callbacks import read_history
 from tests.conftest import REPO, run_module
 
-CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "experiments",
-                                                                      "configs", "*.cfg")))
+CONFIGS = sorted(os.path.basename(p)
+                 for p in glob.glob(os.path.join(REPO, "experiments", "configs", "*.cfg")))
 PROGRAMS = {"dcgan": "experiments.dcgan", "mixture": "experiments.mixture"}
 
 
@@ -25,8 +25,8 @@ def test_every_seed_variant_has_a_config():
 
 
 # celeb_a needs its tfds data; cgan_mnist.cfg trains in tests/test_conditional.py
-@pytest.mark.parametrize("config", [c for c in CONFIGS if c not in ("dcgan_celeba64.cfg",
-                                                                      "cgan_mnist.cfg")])
+@pytest.mark.parametrize(
+    "config", [c for c in CONFIGS if c not in ("dcgan_celeba64.cfg", "cgan_mnist.cfg")])
 def test_config_trains_a_few_steps_with_finite_losses(config, mnist_dir, tmp_path):
     run_dir = tmp_path / "run"
     result = run_module(program(config), f"--flagfile=experiments/configs/{config}",

@@ -68,7 +68,8 @@ def test_evaluation_callback_logs_every_epoch(trained):
     _, _, run_dir = trained
     lines = open(os.path.join(run_dir, "eval_history.csv")).read().splitlines()
     header = lines[0].split(",")
-    assert {"step", "epoch", "parzen_ll", "fid", "inception_score", "classes_covered"} <= set(header)
+    assert {"step", "epoch", "parzen_ll", "fid", "inception_score",
+            "classes_covered"} <= set(header)
     assert len(lines) == 3  # header + epochs 1 and 2
     assert all(np.isfinite(float(v)) for v in lines[-1].split(",")[2:])
 

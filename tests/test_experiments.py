@@ -95,7 +95,8 @@ def test_two_multi_worker_processes_end_with_identical_weights(mnist_dir, tmp_pa
     readers = [tf.train.load_checkpoint(str(tmp_path / f"worker{i}" / "checkpoints"))
                for i in range(2)]
     # Every variable: weights (saved under the optimisers' paths), BN statistics, slots, step.
-    names = [n for n in readers[0].get_variable_to_shape_map() if n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    names = [n for n in readers[0].get_variable_to_shape_map()
+             if n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
     assert len(names) > 40
     for name in names:
         np.testing.assert_array_equal(readers[0].get_tensor(name), readers[1].get_tensor(name))

@@ -100,8 +100,8 @@ TINY = ["--batch_size=8", "--checkpoint_every=4", "--sample_every=4", "--log_eve
         "--steps_per_call=2"]
 
 
-def test_divergence_exits_nonzero_naming_the_step_and_keeps_the_good_checkpoint(mnist_dir,
-                                                                                 tmp_path):
+def test_divergence_exits_nonzero_naming_the_step_and_keeps_the_good_checkpoint(
+        mnist_dir, tmp_path):
     run_dir = str(tmp_path / "run")
     base = ["experiments.vanilla", "--flagfile=experiments/configs/gan_pytorch.cfg",
             f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", *TINY]

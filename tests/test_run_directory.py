@@ -71,7 +71,8 @@ def test_resume_that_changes_the_model_names_the_flags_and_keeps_flags_cfg(mnist
                        f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", *TINY)
     one_error_line(other, "--architecture=blog_mlp")
     assert "shape" not in other.stderr  # it never reaches the checkpoint
-    assert not [line for line in other.stderr.splitlines() if line[:1] == "W" and line[1:2].isdigit()]
+    assert not [line for line in other.stderr.splitlines()
+                if line[:1] == "W" and line[1:2].isdigit()]
     assert tree(run_dir) == before
     # Flags that do not change what is trained may change; the change is appended, not rewritten.
     result = run_module("experiments.vanilla", *base, "--max_steps=4", "--log_every=1")
@@ -85,8 +86,9 @@ def test_resume_that_changes_the_model_names_the_flags_and_keeps_flags_cfg(mnist
 def test_flagfile_from_an_older_run_with_every_flag_still_resumes(tmp_path):
     """Earlier versions dumped all flags, absl's and TensorFlow's included."""
     flag_values = absl_flags.FlagValues()
-    absl_flags.DEFINE_integer("batch_size", 64, "", flag_values=flag_values, module_name="experiments.common")
-    absl_flags.DEFINE_integer("epochs", 1, "", flag_values=flag_values, module_name="experiments.common")
+    for name, default in (("batch_size", 64), ("epochs", 1)):
+        absl_flags.DEFINE_integer(name, default, "", flag_values=flag_values,
+                                  module_name="experiments.common")
     flag_values(["prog", "--epochs=5"])
     (tmp_path / "flags.cfg").write_text("--batch_size=64\n--epochs=1\n--test_random_seed=301\n")
     changes = run_directory.check_resumable_flags(str(tmp_path), flag_values, ("epochs",))
@@ -155,7 +157,8 @@ def test_run_dir_that_cannot_be_a_directory_is_one_line(tmp_path, make_path, mes
 def test_run_dir_under_dev_null_is_one_line_from_the_program(mnist_dir):
     result = run_module("experiments.vanilla", CONFIG, f"--data_dir={mnist_dir}",
                         "--run_dir=/dev/null/x", "--max_steps=2")
-    one_error_line(result, "--run_dir=/dev/null/x: cannot be created (/dev/null is not a directory)")
+    one_error_line(result,
+                   "--run_dir=/dev/null/x: cannot be created (/dev/null is not a directory)")
 
 
 # ----- checkpoints -------------------------------------------------------------------------------

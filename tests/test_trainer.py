@@ -100,7 +100,8 @@ def test_simultaneous_step_applies_both_gradients_of_one_forward_pass():
     """pylearn2's AdversaryCost2: d_obj and g_obj from the same fake batch, both updates at once."""
     trainer = make_trainer(d_batchnorm=False, order="simultaneous")
     element = next(stream(trainer))
-    g_vars, d_vars = trainer.generator.trainable_variables, trainer.discriminator.trainable_variables
+    g_vars = trainer.generator.trainable_variables
+    d_vars = trainer.discriminator.trainable_variables
     with tf.GradientTape(persistent=True) as tape:
         fake_logits = trainer.discriminator(trainer.generator(element["z_g"], training=True))
         real_logits = trainer.discriminator(element["real"])

@@ -41,7 +41,8 @@ ARCHITECTURES: Dict[str, Architecture] = {
     "dcgan32": Architecture(lambda shape, z_dim, pixel_mean: (
         dcgan.mnist32_generator(shape, z_dim), dcgan.mnist32_discriminator(shape)), 32, flat=False),
     "dcgan64": Architecture(lambda shape, z_dim, pixel_mean: (
-        dcgan.celeba64_generator(shape, z_dim), dcgan.celeba64_discriminator(shape)), 64, flat=False),
+        dcgan.celeba64_generator(shape, z_dim), dcgan.celeba64_discriminator(shape)), 64,
+        flat=False),
     "pacgan_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
         mlp.pacgan_generator(shape, z_dim), mlp.pacgan_discriminator(shape)), None),
 }

@@ -21,7 +21,8 @@ def _torch_bn() -> BatchNormalization:
 
 
 def pytorch_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Model:
-    """PyTorch-GAN gan.py G: 128 -> 256 -> 512 -> 1024 (BN, LeakyReLU 0.2) -> tanh image (SPEC 3.3)."""
+    """PyTorch-GAN gan.py G: 128 -> 256 -> 512 -> 1024 (BN, LeakyReLU 0.2) -> tanh image
+    (SPEC 3.3)."""
     z = keras.Input((z_dim,), name="z")
     h = keras.layers.Dense(128)(z)
     h = keras.layers.LeakyReLU(0.2)(h)
