@@ -68,6 +68,9 @@ flags.DEFINE_float("penalty_weight", 10.0, "Weight of --penalty (WGAN-GP's lambd
 flags.DEFINE_bool("spectral_norm", False,
                   "Spectrally normalise D's Dense, Conv2D and Maxout layers (Miyato et al. "
                   "2018); it replaces D's BatchNormalization.")
+flags.DEFINE_integer("pack", 1,
+                     "PacGAN (Lin et al. 2018): D judges this many samples at once, joined along "
+                     "the features (MLP Ds) or channels (1: one; unconditional models only).")
 flags.DEFINE_float("g_ema_decay", 0.0,
                    "Keep an exponential moving average of G's weights with this decay (e.g. "
                    "0.999; 0: off); grids, evaluation and generator/ use it, generator_raw/ is G.")
@@ -160,7 +163,8 @@ def fail_on_extra_arguments(argv: Sequence[str]) -> None:
 def check_flags() -> None:
     """Fails before anything is written when a flag cannot work."""
     for name in ("batch_size", "epochs", "d_steps", "steps_per_call", "sample_every",
-                 "sample_count", "log_every", "checkpoint_every", "keep_checkpoints", "z_dim"):
+                 "sample_count", "log_every", "checkpoint_every", "keep_checkpoints", "z_dim",
+                 "pack"):
         if FLAGS[name].value < 1:
             raise KerasGanError(f"--{name}={FLAGS[name].value}: expected a positive integer")
     if FLAGS.max_steps < 0:
@@ -172,6 +176,9 @@ def check_flags() -> None:
     if FLAGS.mixed_precision == "mixed_float16" and not FLAGS.fused_optimizers:
         raise KerasGanError("--mixed_precision=mixed_float16 skips overflowing steps inside the "
                             "fused optimisers: drop --nofused_optimizers")
+    if FLAGS.eval_d_accuracy and FLAGS.pack > 1:
+        raise KerasGanError(f"--eval_d_accuracy scores D on single images: it does not combine "
+                            f"with --pack={FLAGS.pack}")
     from keras_gan.objectives import make_objective
 
     make_objective(FLAGS.objective, FLAGS.g_loss, _real_label_range())
@@ -228,7 +235,7 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     strategy = strategy or make_strategy(FLAGS.strategy)
     config = TrainerConfig(
         global_batch_size=FLAGS.batch_size, objective=FLAGS.objective, g_loss=FLAGS.g_loss,
-        penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight,
+        penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight, pack=FLAGS.pack,
         g_ema_decay=FLAGS.g_ema_decay, d_style=FLAGS.d_style,
         loss_scale=FLAGS.loss_scale if FLAGS.mixed_precision == "mixed_float16" else 0.0,
         loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
@@ -250,7 +257,8 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     keras.utils.set_random_seed(FLAGS.seed)
     trainer = GANTrainer(
         lambda: models.build_gan(FLAGS.architecture, training.images.shape[1:], FLAGS.z_dim,
-                                 pixel_mean, FLAGS.spectral_norm, FLAGS.conditional, num_classes),
+                                 pixel_mean, FLAGS.spectral_norm, FLAGS.conditional, num_classes,
+                                 FLAGS.pack),
         lambda: (_optimizer("g", steps_per_epoch), _optimizer("d", steps_per_epoch)),
         config, strategy)
     stream = inputs.StreamSpec(FLAGS.batch_size, FLAGS.z_dim, FLAGS.noise, value_range,

@@ -1,5 +1,5 @@
 """Custom layers: BatchNormalization and SpectralNormalization whose freeze keeps D still, Maxout,
-and a replica-aware Dropout."""
+a replica-aware Dropout, and PacGAN's packing."""
 from __future__ import annotations
 
 import keras
@@ -178,3 +178,41 @@ class Dropout(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "spatial": self.spatial,
                 "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class Pack(keras.layers.Layer):
+    """PacGAN's packing (Lin et al. 2018): each run of `pack` consecutive examples becomes one,
+    joined along the features (`flat`: the flattened examples side by side) or the channels, so
+    D judges `pack` samples at once. The batch must be a multiple of `pack`."""
+
+    def __init__(self, pack: int, flat: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.pack, self.flat = int(pack), bool(flat)
+
+    def call(self, inputs):
+        if self.flat:
+            return ops.reshape(inputs, (-1, self.pack * int(np.prod(inputs.shape[1:]))))
+        *spatial, channels = inputs.shape[1:]
+        grouped = ops.reshape(inputs, (-1, self.pack, *spatial, channels))
+        members_last = ops.moveaxis(grouped, 1, -2)  # (packs, H, W, pack, channels)
+        return ops.reshape(members_last, (-1, *spatial, self.pack * channels))
+
+    def get_config(self):
+        return {**super().get_config(), "pack": self.pack, "flat": self.flat}
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class Unpack(keras.layers.Layer):
+    """Each pack's output repeated for its `pack` members, so losses, penalties and metrics
+    stay per example: their mean over the batch is the mean over packs."""
+
+    def __init__(self, pack: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pack = int(pack)
+
+    def call(self, inputs):
+        return ops.repeat(inputs, self.pack, axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "pack": self.pack}

@@ -9,6 +9,7 @@ Formulas: SPEC section 8.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable, Dict, Tuple
 
 import tensorflow as tf
@@ -137,39 +138,48 @@ def make_objective(name: str, g_loss: str = "non_saturating",
 DiscriminatorFn = Callable[[Tensor], Tensor]
 
 
-def _input_gradient_squared_norms(discriminator: DiscriminatorFn, inputs: Tensor) -> Tensor:
+def _input_gradient_squared_norms(discriminator: DiscriminatorFn, inputs: Tensor,
+                                  pack: int = 1) -> Tensor:
     """||grad_x d(x)||_2^2 per example, over all of an example's pixels; differentiable (a nested
-    tape inside the caller's), so D's loss can be minimised through it."""
+    tape inside the caller's), so D's loss can be minimised through it.
+
+    A packed D (`pack` > 1) gives each member its pack's output, so x is the whole pack: the
+    squared norm over the pack's members, repeated for each of them."""
     with tf.GradientTape() as tape:
         tape.watch(inputs)
-        total = tf.reduce_sum(_flat(discriminator(inputs)))
+        total = tf.reduce_sum(_flat(discriminator(inputs))) / pack  # each pack counted once
     gradients = tf.cast(tape.gradient(total, inputs), tf.float32)
-    return tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(gradients)[0], -1]), 1)
+    squares = tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(gradients)[0], -1]), 1)
+    if pack == 1:
+        return squares
+    return tf.repeat(tf.reduce_sum(tf.reshape(squares, [-1, pack]), 1), pack)
 
 
 def gradient_penalty(discriminator: DiscriminatorFn, real: Tensor, fake: Tensor,
-                     alpha: Tensor) -> Tensor:
+                     alpha: Tensor, pack: int = 1) -> Tensor:
     """WGAN-GP (Gulrajani et al. 2017, Algorithm 1): (||grad d(x^)||_2 - 1)^2 at x^ = a x +
-    (1 - a) G(z), one `alpha` ~ U[0, 1] per example (not per pixel)."""
+    (1 - a) G(z), one `alpha` ~ U[0, 1] per example (not per pixel; per member of a pack)."""
     alpha = tf.reshape(tf.cast(alpha, real.dtype), [-1] + [1] * (len(real.shape) - 1))
     interpolates = alpha * real + (1.0 - alpha) * fake
     # sqrt has an infinite gradient at 0; the epsilon only matters for a zero gradient.
-    norms = tf.sqrt(_input_gradient_squared_norms(discriminator, interpolates) + 1e-12)
+    norms = tf.sqrt(_input_gradient_squared_norms(discriminator, interpolates, pack) + 1e-12)
     return tf.square(norms - 1.0)
 
 
 def r1_penalty(discriminator: DiscriminatorFn, real: Tensor, fake: Tensor,
-               alpha: Tensor) -> Tensor:
+               alpha: Tensor, pack: int = 1) -> Tensor:
     """R1 (Mescheder et al. 2018, eq. 9): 1/2 ||grad_x d(x)||_2^2 on real data only."""
     del fake, alpha
-    return 0.5 * _input_gradient_squared_norms(discriminator, real)
+    return 0.5 * _input_gradient_squared_norms(discriminator, real, pack)
 
 
 PENALTIES: Dict[str, Callable[..., Tensor] | None] = {
     "none": None, "gradient": gradient_penalty, "r1": r1_penalty}
 
 
-def make_penalty(name: str):
+def make_penalty(name: str, pack: int = 1):
+    """The named penalty for a D that packs `pack` examples (PacGAN; 1: none)."""
     if name not in PENALTIES:
         raise KerasGanError(f"--penalty={name}: expected one of {', '.join(PENALTIES)}")
-    return PENALTIES[name]
+    penalty = PENALTIES[name]
+    return penalty and functools.partial(penalty, pack=pack)

@@ -32,6 +32,8 @@ class TrainerConfig:
     d_reduction: D's loss is the `mean` (halves averaged) or the `sum` of the real and fake losses.
     penalty: a name from `keras_gan.objectives.PENALTIES`, added to D's loss times
         `penalty_weight`.
+    pack: the examples D judges at once (PacGAN, `models.packed`; 1: one), which the penalty
+        must know; each replica's batch must be a multiple of it.
     g_ema_decay: keep an exponential moving average of G's weights (0: none).
     loss_scale: the initial dynamic loss scale of each optimiser (float16; 0: none), doubled
         after `loss_scale_growth_interval` finite steps, halved when a step is skipped.
@@ -47,6 +49,7 @@ class TrainerConfig:
     g_loss: str = "non_saturating"
     penalty: str = "none"
     penalty_weight: float = 10.0
+    pack: int = 1
     g_ema_decay: float = 0.0
     loss_scale: float = 0.0
     loss_scale_growth_interval: int = 2000
@@ -77,7 +80,7 @@ class TrainerConfig:
                                 f"and interval")
         if self.penalty_weight < 0:
             raise KerasGanError(f"--penalty_weight={self.penalty_weight}: expected >= 0")
-        for name in ("global_batch_size", "d_steps", "steps_per_call"):
+        for name in ("global_batch_size", "d_steps", "steps_per_call", "pack"):
             if getattr(self, name) < 1:
                 flag = "batch_size" if name == "global_batch_size" else name
                 raise KerasGanError(f"--{flag}={getattr(self, name)}: expected a positive integer")
@@ -104,9 +107,12 @@ class GANTrainer:
         if config.global_batch_size % replicas:
             raise KerasGanError(f"--batch_size={config.global_batch_size}: must be divisible by "
                                 f"the {replicas} replicas of the strategy")
+        if config.global_batch_size // replicas % config.pack:
+            raise KerasGanError(f"--pack={config.pack}: each replica's batch of "
+                                f"{config.global_batch_size // replicas} must be a multiple of it")
         self.config, self.strategy = config, strategy
         self.objective = objectives.make_objective(config.objective, config.g_loss)
-        self._penalty = objectives.make_penalty(config.penalty)
+        self._penalty = objectives.make_penalty(config.penalty, config.pack)
         self.metric_names = self.objective.metric_names + (("penalty",) if self._penalty else ())
         with strategy.scope():
             self.generator, self.discriminator = build_models()

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan.layers import BatchNormalization, Maxout, SpectralNormalization
+from keras_gan.layers import BatchNormalization, Maxout, Pack, SpectralNormalization, Unpack
 
 X = np.random.RandomState(0).normal(3.0, 2.0, (16, 5)).astype(np.float32)
 
@@ -72,3 +72,16 @@ def test_spectral_norm_round_trips_through_config_and_rejects_a_nonlinear_layer(
     assert copy.power_iterations == 2 and copy.layer.units == 4
     with pytest.raises(ValueError, match="needs a linear layer.*relu"):
         SpectralNormalization(keras.layers.Dense(4, activation="relu"))
+
+
+def test_pack_joins_consecutive_examples_along_the_features_or_the_channels():
+    images = np.arange(4 * 2 * 2 * 3, dtype=np.float32).reshape(4, 2, 2, 3)
+    channels = Pack(2, flat=False)(images).numpy()
+    assert channels.shape == (2, 2, 2, 6)
+    np.testing.assert_array_equal(channels[1, 0, 1], np.concatenate([images[2, 0, 1],
+                                                                     images[3, 0, 1]]))
+    flat = Pack(2, flat=True)(images).numpy()
+    assert flat.shape == (2, 24)
+    np.testing.assert_array_equal(flat[0], np.concatenate([images[0].ravel(), images[1].ravel()]))
+    np.testing.assert_array_equal(Unpack(2)(np.array([[1.0], [5.0]])).numpy().ravel(),
+                                  [1.0, 1.0, 5.0, 5.0])

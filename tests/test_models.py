@@ -75,6 +75,20 @@ def test_impossible_combinations_fail_early(architecture, shape, message):
         models.build_gan(architecture, shape, 100)
 
 
+def test_packed_discriminator_gives_every_member_its_packs_logit():
+    _, discriminator = models.build_gan("pacgan_mlp", (2,), 2, pack=4, spectral_norm=True)
+    inner = discriminator.get_layer("discriminator")
+    assert inner.input_shape[-1] == 8 and trainable_count(inner) == trainable_count(discriminator)
+    points = np.random.RandomState(0).normal(size=(8, 2)).astype(np.float32)
+    expected = inner(points.reshape(2, 8)).numpy()
+    np.testing.assert_allclose(discriminator(points).numpy(), np.repeat(expected, 4, 0),
+                               rtol=1e-6)
+    with pytest.raises(KerasGanError, match="--pack=4 needs an unconditional model, not "
+                                            "--conditional=projection"):
+        models.build_gan("pytorch_mlp", (28, 28, 1), 8, conditional="projection",
+                         num_classes=10, pack=4)
+
+
 def test_dropout_masks_differ_per_call_and_replay_from_the_counter():
     layer = Dropout(0.5, seed=3)
     x = np.ones((4, 100), np.float32)

@@ -81,6 +81,22 @@ def test_gradient_penalty_of_a_linear_critic_is_its_known_value():
     np.testing.assert_allclose(r1, np.full(4, 0.5 * 12 * 0.25), rtol=1e-5)
 
 
+def test_penalties_of_a_packed_linear_critic_are_those_of_the_whole_pack():
+    """PacGAN's D judges a pack: its input gradient is w over the pack's joined examples, so each
+    member carries the pack's penalty (not its own slice's, nor `pack` times it)."""
+    from keras_gan.layers import Pack, Unpack
+
+    weights = np.arange(1, 9, dtype=np.float32) / 4  # two joined examples of 4 features
+    packed_critic = lambda x: Unpack(2)(linear_critic(weights)(Pack(2, flat=True)(x)))  # noqa
+    real, fake = tf.random.normal([6, 2, 2]), tf.random.normal([6, 2, 2])
+    squared_norm = float(np.sum(weights ** 2))
+    r1 = objectives.make_penalty("r1", pack=2)(packed_critic, real, fake, None)
+    np.testing.assert_allclose(r1, np.full(6, 0.5 * squared_norm), rtol=1e-5)
+    gradient_penalty = objectives.make_penalty("gradient", pack=2)
+    gradient = gradient_penalty(packed_critic, real, fake, tf.random.uniform([6]))
+    np.testing.assert_allclose(gradient, np.full(6, (np.sqrt(squared_norm) - 1) ** 2), rtol=1e-5)
+
+
 def test_gradient_penalty_uses_one_alpha_per_example():
     """A per-pixel alpha (a known PyTorch-GAN bug) would move x^ off the line real-fake."""
     seen = []

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from keras_gan.errors import KerasGanError
-from keras_gan.layers import Maxout, SpectralNormalization, WithoutBatchNorm
+from keras_gan.layers import Maxout, Pack, SpectralNormalization, Unpack, WithoutBatchNorm
 from keras_gan.models import conditional as conditional_models
 from keras_gan.models import dcgan, mlp
 
@@ -50,30 +50,35 @@ ARCHITECTURES: Dict[str, Architecture] = {
 
 def build_gan(architecture: str, image_shape: Tuple[int, int, int], z_dim: int,
               pixel_mean: np.ndarray | None = None, spectral_norm: bool = False,
-              conditional: str = "none", num_classes: int = 0) -> ModelPair:
+              conditional: str = "none", num_classes: int = 0, pack: int = 1) -> ModelPair:
     """(G, D) of the named architecture; unknown names and impossible shapes fail early.
 
     `pixel_mean`, the training data's mean image in [0, 1], sets output biases where the
     reference does (the paper's G). `spectral_norm` normalises D's linear layers.
     `conditional` (`concat` or `projection`, see `models.conditional`) makes G(z, y) and D(x, y)
-    for labels y in [0, num_classes).
+    for labels y in [0, num_classes). `pack` > 1 makes PacGAN's D (see `packed`).
     """
     check_architecture(architecture, image_shape[0] if len(image_shape) == 3 else None)
     if conditional not in conditional_models.MODES:
         raise KerasGanError(f"--conditional={conditional}: expected one of "
                             f"{', '.join(conditional_models.MODES)}")
+    if pack > 1 and conditional != "none":
+        raise KerasGanError(f"--pack={pack} needs an unconditional model, not "
+                            f"--conditional={conditional}")
     if conditional != "none" and num_classes < 2:
         raise KerasGanError(f"--conditional={conditional} needs labelled data with at least two "
                             f"classes; this data has {num_classes}")
     record, shape = ARCHITECTURES[architecture], tuple(image_shape)
     extra = num_classes if conditional != "none" else 0
     generator, discriminator = record.build(shape, z_dim + extra, pixel_mean)
-    if conditional == "concat":
-        d_shape = ((int(np.prod(shape)) + extra,) if record.flat
-                   else (*shape[:-1], shape[-1] + extra))
-        discriminator = record.build(d_shape, z_dim, None)[1]
+    d_extra = extra if conditional == "concat" else 0
+    if d_extra or pack > 1:  # D sees more than one example's features
+        discriminator = record.build(joined_shape(shape, pack, record.flat, d_extra), z_dim,
+                                     None)[1]
     if spectral_norm:
         discriminator = spectral_normalized(discriminator)
+    if pack > 1:
+        return generator, packed(discriminator, shape, pack, record.flat)
     if conditional == "none":
         return generator, discriminator
     generator = conditional_models.concat_generator(generator, num_classes)
@@ -81,6 +86,24 @@ def build_gan(architecture: str, image_shape: Tuple[int, int, int], z_dim: int,
         return generator, conditional_models.concat_discriminator(discriminator, shape,
                                                                   num_classes, record.flat)
     return generator, conditional_models.projection_discriminator(discriminator, num_classes)
+
+
+def joined_shape(shape: Tuple[int, ...], copies: int, flat: bool, extra: int = 0
+                 ) -> Tuple[int, ...]:
+    """The input shape of a D that sees `copies` examples joined (flat: side by side, else along
+    the channels) plus `extra` label features or channels."""
+    if flat:
+        return (copies * int(np.prod(shape)) + extra,)
+    return (*shape[:-1], copies * shape[-1] + extra)
+
+
+def packed(discriminator: keras.Model, shape: Tuple[int, ...], pack: int, flat: bool
+           ) -> keras.Model:
+    """PacGAN's D (Lin et al. 2018): `discriminator`, built for `pack` joined examples, scores
+    each run of `pack` consecutive examples; every member gets its pack's logit."""
+    examples = keras.Input(shape, name="image")
+    logits = discriminator(Pack(pack, flat)(examples))
+    return keras.Model(examples, Unpack(pack)(logits), name="packed_discriminator")
 
 
 def check_architecture(architecture: str, image_size: int | None) -> None:
