@@ -375,9 +375,9 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
 
 
 def _mnist_evaluation(load: LoadData, value_range):
-    """Cheap MNIST metrics during training: Parzen on 1,000 validation images and the
-    classifier scores (the packaged classifier unless --eval_classifier) on --eval_samples
-    samples."""
+    """Cheap MNIST metrics during training on --eval_samples samples: Parzen (sigma from
+    --eval_validation_split, scored on 1,000 test images) and the classifier's scores against all
+    10,000 test images (the packaged classifier unless --eval_classifier)."""
     from keras_gan import evaluation
     from keras_gan.classifier import load_classifier
 
@@ -386,8 +386,8 @@ def _mnist_evaluation(load: LoadData, value_range):
     test = load("test")
     as_pixels = lambda images: evaluation.to_mnist_pixels(images, (0, 255))  # noqa: E731
     reference = evaluation.MnistReference(
-        as_pixels(load(FLAGS.eval_validation_split).images), as_pixels(test.images)[:1000],
-        classifier, test.labels[:1000] if test.labels is not None else None)
+        as_pixels(load(FLAGS.eval_validation_split).images), as_pixels(test.images), classifier,
+        test.labels, parzen_test_images=1000)
     return lambda images, labels: reference.evaluate(
         evaluation.to_mnist_pixels(images, value_range), FLAGS.eval_metrics, labels)
 

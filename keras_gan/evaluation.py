@@ -41,12 +41,15 @@ def check_metric_names(names: Sequence[str], flag: str = "--metrics") -> None:
 @dataclasses.dataclass
 class MnistReference:
     """What generated images are compared with: MNIST images in [0, 1] (and the test images'
-    labels, for conditional generators) and the classifier."""
+    labels, for conditional generators) and the classifier. `parzen_test_images` caps the test
+    images Parzen scores (its cost grows with samples x test images); the classifier's scores
+    always use every test image, so an in-training FID reads like the final one."""
 
     validation: np.ndarray
     test: np.ndarray
     classifier: object | None = None
     test_labels: np.ndarray | None = None
+    parzen_test_images: int | None = None
     _test_features: np.ndarray | None = None
 
     def test_features(self) -> np.ndarray:
@@ -62,7 +65,8 @@ class MnistReference:
         check_metric_names(names)
         results: Dict[str, object] = {"num_samples": len(images)}
         if "parzen" in names:
-            results.update(metrics.parzen_evaluation(images, self.validation, self.test))
+            results.update(metrics.parzen_evaluation(
+                images, self.validation, self.test[:self.parzen_test_images]))
         if not CLASSIFIER_METRICS & set(names):
             return results
         if self.classifier is None:

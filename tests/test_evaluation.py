@@ -103,3 +103,23 @@ def test_generated_images_are_mapped_to_mnist_pixels():
     pixels = evaluation.to_mnist_pixels(images, (-1.0, 1.0))
     assert pixels.shape == (2, 28, 28, 1)
     np.testing.assert_allclose(pixels, 1.0, atol=1e-6)
+
+
+def test_in_training_reference_caps_parzen_but_not_the_classifier_scores():
+    """Parzen scores only the first `parzen_test_images`; FID compares with every test image."""
+    from keras_gan import metrics
+
+    rng = np.random.default_rng(0)
+    validation, test, samples = (rng.uniform(size=(n, 28, 28, 1)).astype(np.float32)
+                                 for n in (20, 60, 30))
+    classifier = classifier_module.load_classifier()
+    scores = evaluation.MnistReference(validation, test, classifier,
+                                       parzen_test_images=10).evaluate(samples, ["parzen", "fid"])
+    parzen = metrics.parzen_evaluation(samples, validation, test[:10])
+    assert scores["parzen_ll"] == pytest.approx(parzen["parzen_ll"])
+    assert scores["parzen_ll"] != pytest.approx(
+        metrics.parzen_evaluation(samples, validation, test)["parzen_ll"])
+    features = lambda images: classifier_module.features_and_probabilities(  # noqa: E731
+        classifier, images)[0]
+    assert scores["fid"] == pytest.approx(metrics.frechet_distance(features(samples),
+                                                                   features(test)))
