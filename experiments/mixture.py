@@ -5,7 +5,8 @@
 
 The run directory is the usual one; sample grids are scatter plots over the true centres, and
 `generator/` maps z to points. With --json the last stdout line is the final
-{"modes", "high_quality", "reverse_kl"} on --eval_samples samples from fixed noise.
+{"modes", "high_quality", "reverse_kl", "mode_spread"} (`keras_gan.mixtures.mode_metrics`) on
+--eval_samples samples from fixed noise.
 """
 from __future__ import annotations
 

@@ -38,15 +38,21 @@ def mode_metrics(samples: np.ndarray, mixture: Mixture) -> Dict[str, float]:
     """PacGAN's metrics. A sample is high-quality when its distance to the nearest centre is
     under 3 standard deviations; `modes` counts centres with at least one such sample;
     `reverse_kl` is KL(q || uniform) of the high-quality samples' histogram over the modes
-    (None when there is no high-quality sample)."""
+    (None when there is no high-quality sample).
+
+    `mode_spread`, not PacGAN's, says what those three cannot: the root-mean-square distance of
+    the high-quality samples to their centre, per axis, in standard deviations. Data scores
+    ~0.97 (a Gaussian cut at 3 std); a G that shrinks each mode to a point scores near 0 while
+    its quality rises, so a recipe's gain in quality is honest only at a similar spread."""
     samples = np.asarray(samples, np.float64).reshape(-1, 2)
     distances = np.linalg.norm(samples[:, None, :] - mixture.centres[None], axis=-1) / mixture.std
     nearest = distances.argmin(1)
     good = distances.min(1) < 3.0
     counts = np.bincount(nearest[good], minlength=len(mixture.centres)).astype(np.float64)
-    reverse_kl = None
+    reverse_kl = spread = None
     if counts.sum():
         q = counts[counts > 0] / counts.sum()
         reverse_kl = float(np.sum(q * np.log(q * len(mixture.centres))))
+        spread = float(np.sqrt(np.mean(distances.min(1)[good] ** 2) / 2))
     return {"modes": int((counts > 0).sum()), "high_quality": float(good.mean()),
-            "reverse_kl": reverse_kl}
+            "reverse_kl": reverse_kl, "mode_spread": spread}
