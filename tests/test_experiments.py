@@ -110,3 +110,18 @@ def test_benchmark_reports_fast_and_plain_throughput_as_json():
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["images_per_sec"] > 0 and summary["plain_images_per_sec"] > 0
     assert "fast:" in result.stdout and "plain:" in result.stdout
+
+
+def test_every_registry_entry_is_a_flag_choice():
+    """The flags list their choices without importing TensorFlow (fast --help); this keeps those
+    lists and the registries they name equal."""
+    from absl import flags
+
+    from experiments import common  # noqa: F401  (defines the flags)
+    from keras_gan import models, objectives
+
+    for flag, registry in (("architecture", models.ARCHITECTURES),
+                           ("objective", objectives.OBJECTIVES),
+                           ("penalty", objectives.PENALTIES),
+                           ("conditional", models.conditional_models.MODES)):
+        assert set(flags.FLAGS[flag].parser.enum_values) == set(registry), flag

@@ -45,6 +45,9 @@ ARCHITECTURES: Dict[str, Architecture] = {
         flat=False),
     "pacgan_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
         mlp.pacgan_generator(shape, z_dim), mlp.pacgan_discriminator(shape)), None),
+    "pacgan_mlp_nobn": Architecture(lambda shape, z_dim, pixel_mean: (
+        mlp.pacgan_generator(shape, z_dim, batchnorm=False), mlp.pacgan_discriminator(shape)),
+        None),
 }
 
 

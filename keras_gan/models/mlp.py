@@ -131,13 +131,16 @@ def heuristic_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
     return keras.Model(image, keras.layers.Dense(1)(h), name="discriminator")
 
 
-def pacgan_generator(data_shape: Tuple[int, ...], z_dim: int) -> keras.Model:
+def pacgan_generator(data_shape: Tuple[int, ...], z_dim: int,
+                     batchnorm: bool = True) -> keras.Model:
     """PacGAN's 2-D mixture G (Lin et al. 2018, their code's config): 4 x 400 ReLU with BN, then
-    a linear point."""
+    a linear point. Without BN G can make the steep steps between modes that precision needs (a
+    layer followed by BN cannot scale up its output: BN divides the scale out)."""
     z = keras.Input((z_dim,), name="z")
     h = z
     for _ in range(4):
-        h = keras.layers.ReLU()(BatchNormalization()(keras.layers.Dense(400)(h)))
+        h = keras.layers.Dense(400)(h)
+        h = keras.layers.ReLU()(BatchNormalization()(h) if batchnorm else h)
     return keras.Model(z, keras.layers.Dense(int(np.prod(data_shape)))(h), name="generator")
 
 
