@@ -134,8 +134,9 @@ def heuristic_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
 def pacgan_generator(data_shape: Tuple[int, ...], z_dim: int,
                      batchnorm: bool = True) -> keras.Model:
     """PacGAN's 2-D mixture G (Lin et al. 2018, their code's config): 4 x 400 ReLU with BN, then
-    a linear point. Without BN G can make the steep steps between modes that precision needs (a
-    layer followed by BN cannot scale up its output: BN divides the scale out)."""
+    a linear point. Without BN (`batchnorm=False`) G makes the steep steps between modes that
+    precision needs more easily: BN divides a layer's weight scale back out, leaving only its
+    gamma and the arrangement of the ReLU kinks to make a step steep."""
     z = keras.Input((z_dim,), name="z")
     h = z
     for _ in range(4):
