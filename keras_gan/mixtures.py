@@ -46,13 +46,13 @@ def mode_metrics(samples: np.ndarray, mixture: Mixture) -> Dict[str, float]:
     its quality rises, so a recipe's gain in quality is honest only at a similar spread."""
     samples = np.asarray(samples, np.float64).reshape(-1, 2)
     distances = np.linalg.norm(samples[:, None, :] - mixture.centres[None], axis=-1) / mixture.std
-    nearest = distances.argmin(1)
-    good = distances.min(1) < 3.0
+    nearest, nearest_distance = distances.argmin(1), distances.min(1)
+    good = nearest_distance < 3.0
     counts = np.bincount(nearest[good], minlength=len(mixture.centres)).astype(np.float64)
     reverse_kl = spread = None
     if counts.sum():
         q = counts[counts > 0] / counts.sum()
         reverse_kl = float(np.sum(q * np.log(q * len(mixture.centres))))
-        spread = float(np.sqrt(np.mean(distances.min(1)[good] ** 2) / 2))
+        spread = float(np.sqrt(np.mean(nearest_distance[good] ** 2) / 2))
     return {"modes": int((counts > 0).sum()), "high_quality": float(good.mean()),
             "reverse_kl": reverse_kl, "mode_spread": spread}
