@@ -75,6 +75,10 @@ flags.DEFINE_integer("pack", 1,
 flags.DEFINE_float("g_ema_decay", 0.0,
                    "Keep an exponential moving average of G's weights with this decay (e.g. "
                    "0.999; 0: off); grids, evaluation and generator/ use it, generator_raw/ is G.")
+flags.DEFINE_float("g_ema_warmup", 10.0,
+                   "K of the average's warm-up, rate min(decay, (1 + n) / (K + n)) at step n "
+                   "(TF's rule: 10): until the decay caps it the average spans about the last "
+                   "1/(K - 1) of the steps; smaller K, a longer average (2: every step's mean).")
 flags.DEFINE_enum("d_style", "separate", ["separate", "concat"],
                   "D's batch: real and fake in separate calls, or one concatenated batch.")
 flags.DEFINE_enum("d_reduction", "mean", ["mean", "sum"],
@@ -237,7 +241,7 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     config = TrainerConfig(
         global_batch_size=FLAGS.batch_size, objective=FLAGS.objective, g_loss=FLAGS.g_loss,
         penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight, pack=FLAGS.pack,
-        g_ema_decay=FLAGS.g_ema_decay, d_style=FLAGS.d_style,
+        g_ema_decay=FLAGS.g_ema_decay, g_ema_warmup=FLAGS.g_ema_warmup, d_style=FLAGS.d_style,
         loss_scale=FLAGS.loss_scale if FLAGS.mixed_precision == "mixed_float16" else 0.0,
         loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
         d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
@@ -295,9 +299,9 @@ CHANGEABLE_ON_RESUME = (
     "strategy",
     "sample_every", "sample_count", "log_every", "checkpoint_every", "keep_checkpoints",
     "steps_per_call", "jit_compile", "curve_smoothing", "grid_history", "g_learning_rate",
-    "d_learning_rate", "g_ema_decay", "eval_every_epochs", "eval_metrics", "eval_samples",
-    "eval_classifier", "eval_validation_split", "eval_d_accuracy", "json", "loss_scale",
-    "loss_scale_growth_interval")
+    "d_learning_rate", "g_ema_decay", "g_ema_warmup", "eval_every_epochs", "eval_metrics",
+    "eval_samples", "eval_classifier", "eval_validation_split", "eval_d_accuracy", "json",
+    "loss_scale", "loss_scale_growth_interval")
 
 
 def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:

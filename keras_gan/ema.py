@@ -10,18 +10,23 @@ import keras
 
 class ExponentialMovingAverage:
     """A shadow copy of `model`: after update n (counting from 0), w_ema <- d * w_ema + (1 - d) * w
-    with d = min(decay, (1 + n) / (10 + n)), TF's `num_updates` warm-up: without it the average
-    of a short run is mostly G's random initial weights (0.9995**2000 = 37% after 2,000 steps).
+    with d = min(decay, (1 + n) / (warmup + n)), TF's `num_updates` warm-up at `warmup` 10: without
+    it the average of a short run is mostly G's random initial weights (0.9995**2000 = 37% after
+    2,000 steps). While the warm-up sets d the average spans about the last 1 / (warmup - 1) of
+    the steps, a ninth at 10; a smaller `warmup` averages longer (2: the plain mean of every step).
 
     BatchNorm's moving statistics are averaged the same way (SPEC 8); integer state (the
     replica-aware Dropout's call counter) is copied. Create it inside `strategy.scope()` and call
     `update` in cross-replica context, after G's update.
     """
 
-    def __init__(self, model: keras.Model, decay: float):
+    def __init__(self, model: keras.Model, decay: float, warmup: float = 10.0):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        if warmup < 2.0:
+            raise ValueError(f"EMA warm-up must be at least 2, got {warmup}")
         self.decay = decay
+        self.warmup = warmup
         self.model = keras.models.clone_model(model)
         self.model.name = f"{model.name}_ema"
         self._pairs = list(zip(self.model.weights, model.weights))
@@ -36,7 +41,7 @@ class ExponentialMovingAverage:
         """`num_updates`: how many updates came before this one (the trainer's step counter, so a
         resumed run continues the warm-up where it stopped)."""
         n = keras.ops.cast(num_updates, "float32")
-        decay = keras.ops.minimum(self.decay, (1.0 + n) / (10.0 + n))
+        decay = keras.ops.minimum(self.decay, (1.0 + n) / (self.warmup + n))
         for shadow, weight in self._pairs:
             if keras.backend.is_float_dtype(shadow.dtype):
                 shadow.assign(decay * shadow + (1.0 - decay) * weight)

@@ -35,6 +35,7 @@ class TrainerConfig:
     pack: the examples D judges at once (PacGAN, `models.packed`; 1: one), which the penalty
         must know; each replica's batch must be a multiple of it.
     g_ema_decay: keep an exponential moving average of G's weights (0: none).
+    g_ema_warmup: the average's warm-up constant (`ema.ExponentialMovingAverage`; TF's 10).
     loss_scale: the initial dynamic loss scale of each optimiser (float16; 0: none), doubled
         after `loss_scale_growth_interval` finite steps, halved when a step is skipped.
     order: `g_first` (G step, then a D step on the same fake batch), `d_first` (D steps, then a
@@ -51,6 +52,7 @@ class TrainerConfig:
     penalty_weight: float = 10.0
     pack: int = 1
     g_ema_decay: float = 0.0
+    g_ema_warmup: float = 10.0
     loss_scale: float = 0.0
     loss_scale_growth_interval: int = 2000
     d_style: str = "separate"
@@ -74,6 +76,9 @@ class TrainerConfig:
         if not 0.0 <= self.g_ema_decay < 1.0:
             raise KerasGanError(f"--g_ema_decay={self.g_ema_decay}: expected 0 (off) or a decay "
                                 f"in (0, 1), e.g. 0.999")
+        if self.g_ema_warmup < 2.0:
+            raise KerasGanError(f"--g_ema_warmup={self.g_ema_warmup}: expected at least 2 (2: the "
+                                f"average of every step; TF's rule: 10)")
         if self.loss_scale < 0 or self.loss_scale_growth_interval < 1:
             raise KerasGanError(f"--loss_scale={self.loss_scale}, --loss_scale_growth_interval="
                                 f"{self.loss_scale_growth_interval}: expected a positive scale "
@@ -127,7 +132,8 @@ class GANTrainer:
             self.d_optimizer.build(self._d_vars)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-            self.ema = (ExponentialMovingAverage(self.generator, config.g_ema_decay)
+            self.ema = (ExponentialMovingAverage(self.generator, config.g_ema_decay,
+                                                 config.g_ema_warmup)
                         if config.g_ema_decay else None)
             self.g_loss_scale, self.d_loss_scale = (
                 (DynamicLossScale(config.loss_scale, config.loss_scale_growth_interval)

@@ -44,6 +44,7 @@ def test_vanilla_run_writes_every_output_and_the_sample_cli_reads_it(mnist_dir, 
     (["--architecture=resnet"], "--architecture=resnet: value should be one of <paper_maxout|"),
     (["--objective=hinge", "--g_loss=minimax"], "--g_loss=minimax is a choice of --objective=bce"),
     (["--g_ema_decay=1.5"], "--g_ema_decay=1.5: expected 0 (off) or a decay in (0, 1)"),
+    (["--g_ema_decay=0.9", "--g_ema_warmup=1"], "--g_ema_warmup=1.0: expected at least 2"),
     (["--real_label=2"], "--real_label=2: expected one label in [0, 1]"),
 ])
 def test_bad_input_is_one_line_and_status_2(mnist_dir, tmp_path, flags, message):

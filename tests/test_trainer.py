@@ -364,16 +364,17 @@ def test_d_loss_adds_the_weighted_penalty(penalty):
                                float(losses[0.0]["d_loss"]) + 3.0 * penalties[3.0], rtol=1e-4)
 
 
-def test_ema_of_g_equals_the_closed_form():
-    """w_ema <- d_n w_ema + (1 - d_n) w after step n, d_n = min(beta, (1 + n) / (10 + n)), for
-    weights and BN statistics: the warm-up rate for steps 0-4, beta from step 5 on (6/15 = 0.4)."""
-    beta = 0.4
-    trainer = make_trainer(g_ema_decay=beta)
+@pytest.mark.parametrize("warmup, beta", [(10.0, 0.4), (4.0, 0.7)])
+def test_ema_of_g_equals_the_closed_form(warmup, beta):
+    """w_ema <- d_n w_ema + (1 - d_n) w after step n, d_n = min(beta, (1 + n) / (K + n)), for
+    weights and BN statistics: the warm-up rate for the first steps, beta after (TF's K = 10:
+    steps 0-4, then 0.4 from 6/15; K = 4: steps 0-5, then 0.7 from 7/10)."""
+    trainer = make_trainer(g_ema_decay=beta, g_ema_warmup=warmup)
     iterator = stream(trainer)
     expected = snapshot(trainer.generator)
     for n in range(8):
         trainer.train_steps(iterator, 1)
-        d = min(beta, (1 + n) / (10 + n))
+        d = min(beta, (1 + n) / (warmup + n))
         expected = [d * e + (1 - d) * w for e, w in zip(expected, snapshot(trainer.generator))]
     assert trainer.sampling_generator is trainer.ema.model
     for want, got in zip(expected, snapshot(trainer.ema.model)):
