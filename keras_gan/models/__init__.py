@@ -40,6 +40,9 @@ ARCHITECTURES: Dict[str, Architecture] = {
         mlp.heuristic_generator(shape, z_dim), mlp.heuristic_discriminator(shape)), 28),
     "dcgan32": Architecture(lambda shape, z_dim, pixel_mean: (
         dcgan.mnist32_generator(shape, z_dim), dcgan.mnist32_discriminator(shape)), 32, flat=False),
+    "infogan28": Architecture(lambda shape, z_dim, pixel_mean: (
+        dcgan.infogan28_generator(shape, z_dim), dcgan.infogan28_discriminator(shape)), 28,
+        flat=False),
     "dcgan64": Architecture(lambda shape, z_dim, pixel_mean: (
         dcgan.celeba64_generator(shape, z_dim), dcgan.celeba64_discriminator(shape)), 64,
         flat=False),
