@@ -314,6 +314,7 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     from keras_gan import atomic, callbacks, export, inputs, metrics, models, run_directory
 
     trainer, value_range, steps_per_epoch = setup.trainer, setup.value_range, setup.steps_per_epoch
+    class_prior = setup.data.class_frequencies if models.num_classes(trainer.generator) else []
     total_steps = FLAGS.epochs * steps_per_epoch
     if FLAGS.max_steps:
         total_steps = min(total_steps, FLAGS.max_steps)
@@ -348,7 +349,7 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     if evaluate is None and FLAGS.eval_every_epochs:
         evaluate = _mnist_evaluation(load, value_range)
     evaluation = evaluate and callbacks.EvaluationCallback(
-        trainer.sampling_generator, evaluate, FLAGS.noise, fixed.num_classes, FLAGS.eval_samples,
+        trainer.sampling_generator, evaluate, FLAGS.noise, class_prior, FLAGS.eval_samples,
         FLAGS.eval_every_epochs, os.path.join(FLAGS.run_dir, "eval_history.csv"),
         os.path.join(FLAGS.run_dir, "tensorboard"), FLAGS.seed)
     if evaluation:
@@ -357,10 +358,10 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
         trainer.fit(dataset, steps_per_epoch, total_steps, run_callbacks,
                     boundaries=(FLAGS.sample_every, FLAGS.checkpoint_every))
     export.export_generator(trainer.sampling_generator, os.path.join(FLAGS.run_dir, "generator"),
-                            FLAGS.noise, value_range)
+                            FLAGS.noise, value_range, class_prior)
     if trainer.ema:
         export.export_generator(trainer.generator, os.path.join(FLAGS.run_dir, "generator_raw"),
-                                FLAGS.noise, value_range)
+                                FLAGS.noise, value_range, class_prior)
     if interrupted:
         logging.warning("interrupted at step %d: checkpoint and outputs written; rerun the same "
                         "command to resume", trainer.step.numpy())

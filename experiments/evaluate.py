@@ -46,11 +46,12 @@ FLAGS = flags.FLAGS
 
 def draw_samples(model, count: int, seed: int, batch_size: int = 1000):
     """`count` samples from the model's own prior, and for a conditional model the classes
-    they were drawn for (equal shares, class by class; else None)."""
+    they were drawn for (else None): class by class, in shares of the training data's class
+    frequencies that the export records (uniform for older exports)."""
     import numpy as np
     import tensorflow as tf
 
-    from keras_gan import export
+    from keras_gan import export, inputs
 
     classes = export.num_classes(model)
 
@@ -61,7 +62,7 @@ def draw_samples(model, count: int, seed: int, batch_size: int = 1000):
 
     if not classes:
         return np.concatenate(batches(count, seed * 1000003)), None
-    shares = np.diff(np.linspace(0, count, classes + 1).astype(int))
+    shares = inputs.class_shares(export.class_prior(model), count)
     images = [batch for label, share in enumerate(shares)
               for batch in batches(int(share), seed * 1000003 + label * 100003,
                                    tf.constant(label))]

@@ -262,7 +262,8 @@ class Checkpointer(keras.callbacks.Callback):
 class EvaluationCallback(keras.callbacks.Callback):
     """Scores G's samples every `every_n_epochs` epochs (0: only at the end) and at the end with
     `evaluate(samples, labels)`, a function of G's outputs (and for a conditional G the labels
-    they were drawn for, classes in turn) returning named numbers; rows go to a CSV (with the
+    they were drawn for: class by class in shares of `class_prior`, the training data's class
+    frequencies; empty for an unconditional G) returning named numbers; rows go to a CSV (with the
     training wall time so far, across resumes), the numbers to TensorBoard and, as curves against
     step and wall time, to a PNG beside the CSV; the last scores stay in `scores`."""
 
@@ -270,11 +271,11 @@ class EvaluationCallback(keras.callbacks.Callback):
     _NOT_DRAWN = ("step", "epoch", "train_seconds", "num_samples", "parzen_se", "parzen_sigma",
                   "parzen_validation_ll")
 
-    def __init__(self, generator: keras.Model, evaluate, noise: str, num_classes: int,
+    def __init__(self, generator: keras.Model, evaluate, noise: str, class_prior: Sequence[float],
                  num_samples: int, every_n_epochs: int, csv_path: str, logdir: str,
                  seed: int = 0):
         super().__init__()
-        self.generator, self.evaluate, self.num_classes = generator, evaluate, num_classes
+        self.generator, self.evaluate, self.class_prior = generator, evaluate, class_prior
         self.noise, self.num_samples, self.every_n_epochs = noise, num_samples, every_n_epochs
         self.csv_path, self.logdir, self.seed = csv_path, logdir, seed
         self._step = self._evaluated_step = None
@@ -311,13 +312,14 @@ class EvaluationCallback(keras.callbacks.Callback):
         atomic.write_text(self.csv_path, "\n".join(lines) + "\n")
 
     def run(self, epoch) -> dict:
-        from keras_gan.inputs import sample_noise
+        from keras_gan.inputs import class_shares, sample_noise
 
         z_dim = int(self.generator.inputs[0].shape[-1])
         z = sample_noise([self.num_samples, z_dim], self.noise,
                          tf.constant([self.seed, -2], tf.int64)).numpy()
-        labels = (np.arange(self.num_samples, dtype=np.int32) % self.num_classes
-                  if self.num_classes else None)
+        classes = len(self.class_prior)
+        labels = (np.repeat(np.arange(classes, dtype=np.int32),
+                            class_shares(self.class_prior, self.num_samples)) if classes else None)
         batch = lambda i: (z[i:i + 1000] if labels is None  # noqa: E731
                            else [z[i:i + 1000], labels[i:i + 1000]])
         images = np.concatenate([np.asarray(self.generator(batch(i), training=False))

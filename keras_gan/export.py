@@ -3,18 +3,21 @@
 Endpoints (SPEC section 6):
   serving_default(z: float32 [None, z_dim]) -> {"images": [None, H, W, C]} in the data range
   sample(num: int32 [], seed: int32 [] optional) -> {"images": ...}, z from the model's own prior
-  info() -> {"z_dim", "value_range", "noise", "num_classes"}: what a caller needs to know
+  info() -> {"z_dim", "value_range", "noise", "num_classes", "class_prior"}: what a caller needs
+    to know (class_prior: float32 [num_classes], empty for an unconditional G)
 
 A class-conditional G (`--conditional`) takes the class too:
   serving_default(z, label: int32 [None]) -> {"images"}
-  sample(num, seed optional, label: int32 [] optional; -1 or absent: a random class per image)
+  sample(num, seed optional, label: int32 [] optional; -1 or absent: a class per image drawn
+    from class_prior, the training data's class frequencies)
 """
 from __future__ import annotations
 
 import os
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_gan import atomic
@@ -24,10 +27,18 @@ from keras_gan.models import num_classes as count_classes
 
 
 def export_generator(generator: keras.Model, path: str, noise: str,
-                     value_range: Tuple[float, float]) -> None:
-    """Writes G to `path` as a SavedModel (atomically: a half-written export is never left)."""
+                     value_range: Tuple[float, float],
+                     class_prior: Sequence[float] | None = None) -> None:
+    """Writes G to `path` as a SavedModel (atomically: a half-written export is never left).
+    A conditional G's `class_prior` (default: uniform) is what `sample` draws classes from, so
+    its samples are distributed as the data it learnt: p(x) = sum_y p_data(y) G(x | y)."""
     z_dim = int(generator.inputs[0].shape[-1])
     classes = count_classes(generator)
+    prior = np.ones(classes) if class_prior is None else np.asarray(class_prior, np.float64)
+    if prior.shape != (classes,) or np.any(prior < 0) or (classes and prior.sum() <= 0):
+        raise ValueError(f"class_prior {class_prior!r}: expected {classes} non-negative "
+                         f"frequencies, not all zero")
+    prior = prior / max(prior.sum(), 1e-12)
     archive = keras.export.ExportArchive()
     archive.track(generator)
     z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
@@ -46,7 +57,9 @@ def export_generator(generator: keras.Model, path: str, noise: str,
         @tf.function
         def sample(num, seed=None, label=None):
             z, seed = draw_z(num, seed)
-            drawn = tf.random.stateless_uniform([num], tf.stack([seed, 1]), 0, classes, tf.int32)
+            log_prior = tf.math.log(tf.constant(prior[np.newaxis], tf.float32))
+            drawn = tf.random.stateless_categorical(log_prior, num, tf.stack([seed, 1]),
+                                                    tf.int32)[0]
             if label is None:
                 return generate(z, drawn)
             return generate(z, tf.where(label < 0, drawn, tf.fill([num], label)))
@@ -67,7 +80,8 @@ def export_generator(generator: keras.Model, path: str, noise: str,
 
     def info():
         return {"z_dim": tf.constant(z_dim), "value_range": tf.constant(value_range, tf.float32),
-                "noise": tf.constant(noise), "num_classes": tf.constant(classes)}
+                "noise": tf.constant(noise), "num_classes": tf.constant(classes),
+                "class_prior": tf.constant(prior, tf.float32)}
 
     archive.add_endpoint("serving_default", generate, serving_specs)
     archive.add_endpoint("sample", sample)
@@ -81,6 +95,13 @@ def num_classes(loaded) -> int:
     before `info()` reported classes."""
     info = loaded.info()
     return int(info["num_classes"]) if "num_classes" in info else 0
+
+
+def class_prior(loaded) -> np.ndarray:
+    """The class frequencies a loaded conditional export draws from; uniform for exports
+    written before `info()` reported them."""
+    info, classes = loaded.info(), num_classes(loaded)
+    return info["class_prior"].numpy() if "class_prior" in info else np.full(classes, 1 / classes)
 
 
 def load_generator(path: str, flag: str = "--model"):

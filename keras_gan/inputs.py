@@ -41,6 +41,13 @@ def sample_noise(shape, prior: str, seed) -> tf.Tensor:
     raise ValueError(f"unknown noise prior {prior!r}; expected one of {NOISE_PRIORS}")
 
 
+def class_shares(prior, count: int) -> np.ndarray:
+    """How many of `count` samples each class gets in proportion to `prior` (rounded so the
+    shares sum to `count`): stratified, so a score does not also measure the label draw."""
+    edges = np.round(np.cumsum(np.concatenate([[0.0], prior])) / np.sum(prior) * count)
+    return np.diff(edges).astype(np.int64)
+
+
 def scale_images(images: tf.Tensor, value_range: Tuple[float, float]) -> tf.Tensor:
     """uint8 pixels to float32 in `value_range`."""
     low, high = value_range

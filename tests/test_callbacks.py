@@ -11,7 +11,7 @@ def test_evaluation_rows_keep_their_columns_and_draw_the_curves(tmp_path):
     csv_path.write_text("step,epoch,parzen_ll\n10,1,-5.0\n")  # an older run's file
     scores = iter([{"parzen_ll": 1.0, "parzen_se": 0.5, "reverse_kl": None},
                    {"parzen_ll": 2.0, "parzen_se": 0.25, "reverse_kl": 0.1}])
-    callback = EvaluationCallback(generator, lambda samples, labels: next(scores), "normal", 0,
+    callback = EvaluationCallback(generator, lambda samples, labels: next(scores), "normal", [],
                                   50, 1, str(csv_path), str(tmp_path / "tb"))
     callback.on_train_begin()
     for epoch in range(2):
@@ -25,6 +25,22 @@ def test_evaluation_rows_keep_their_columns_and_draw_the_curves(tmp_path):
     assert callback.scores == {"parzen_ll": 2.0, "parzen_se": 0.25, "reverse_kl": 0.1}
     png = (tmp_path / "eval_history.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_a_conditional_g_is_scored_on_classes_in_the_training_data_shares(tmp_path):
+    z, label = keras.Input((2,)), keras.Input((), dtype="int32")
+    generator = keras.Model([z, label], keras.layers.Dense(2, kernel_initializer="zeros")(z)
+                            + keras.ops.cast(label[:, None], "float32"))  # draws its label
+    seen = []
+    callback = EvaluationCallback(generator, lambda samples, labels: seen.append(
+        (samples, labels)) or {"n": len(labels)}, "normal", [0.2, 0.0, 0.8], 10, 0,
+        str(tmp_path / "eval_history.csv"), str(tmp_path / "tb"))
+    callback.on_train_begin()
+    callback.on_train_batch_end(0)
+    callback.on_train_end()
+    samples, labels = seen[0]
+    np.testing.assert_array_equal(labels, [0, 0, 2, 2, 2, 2, 2, 2, 2, 2])
+    np.testing.assert_array_equal(samples, np.repeat(labels[:, None], 2, 1))  # G got them
 
 
 def test_sample_grids_are_tensorboard_images(tmp_path):

@@ -131,6 +131,23 @@ def test_conditional_export_serves_labels_without_keras_gan(tmp_path):
     np.testing.assert_allclose(np.load(path + "_out.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_labels_follow_the_training_data_class_frequencies(tmp_path):
+    labelled = data.LabelledImages(IMAGES[:8], np.array([0, 2, 2, 2, 0, 2, 2, 2]), ("a", "b", "c"))
+    np.testing.assert_allclose(labelled.class_frequencies, [0.25, 0.0, 0.75])
+    np.testing.assert_array_equal(inputs.class_shares([0.25, 0.0, 0.75], 10), [2, 0, 8])
+    np.testing.assert_array_equal(inputs.class_shares([1, 1, 1], 10), [3, 4, 3])
+    generator, _ = tiny_conditional_models("concat")
+    path = str(tmp_path / "generator")
+    export.export_generator(generator, path, "normal", (-1.0, 1.0), [0.0, 0.0, 1.0])
+    loaded = export.load_generator(path)
+    np.testing.assert_allclose(export.class_prior(loaded), [0.0, 0.0, 1.0])
+    drawn = loaded.sample(tf.constant(5), tf.constant(1))["images"].numpy()
+    asked = loaded.sample(tf.constant(5), tf.constant(1), tf.constant(2))["images"].numpy()
+    np.testing.assert_array_equal(drawn, asked)  # every class drawn from the prior is class 2
+    with pytest.raises(ValueError, match="class_prior"):
+        export.export_generator(generator, path, "normal", (-1.0, 1.0), [1.0, 0.0])
+
+
 def test_cgan_config_trains_evaluates_per_class_and_samples_a_label(tmp_path, mnist_dir):
     run_dir = str(tmp_path / "run")
     result = run_module("experiments.vanilla", "--flagfile=experiments/configs/cgan_mnist.cfg",
