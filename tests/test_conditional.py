@@ -148,6 +148,15 @@ def test_labels_follow_the_training_data_class_frequencies(tmp_path):
         export.export_generator(generator, path, "normal", (-1.0, 1.0), [1.0, 0.0])
 
 
+def test_exports_from_before_the_class_prior_draw_classes_uniformly():
+    class OldExport:  # info() as exports wrote it before class_prior
+        @staticmethod
+        def info():
+            return {"num_classes": tf.constant(4)}
+
+    np.testing.assert_allclose(export.class_prior(OldExport()), [0.25] * 4)
+
+
 def test_cgan_config_trains_evaluates_per_class_and_samples_a_label(tmp_path, mnist_dir):
     run_dir = str(tmp_path / "run")
     result = run_module("experiments.vanilla", "--flagfile=experiments/configs/cgan_mnist.cfg",
