@@ -100,8 +100,11 @@ def num_classes(loaded) -> int:
 def class_prior(loaded) -> np.ndarray:
     """The class frequencies a loaded conditional export draws from; uniform for exports
     written before `info()` reported them."""
-    info, classes = loaded.info(), num_classes(loaded)
-    return info["class_prior"].numpy() if "class_prior" in info else np.full(classes, 1 / classes)
+    info = loaded.info()
+    if "class_prior" in info:
+        return info["class_prior"].numpy()
+    classes = num_classes(loaded)
+    return np.full(classes, 1 / max(classes, 1))
 
 
 def load_generator(path: str, flag: str = "--model"):

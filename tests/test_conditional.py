@@ -156,6 +156,13 @@ def test_exports_from_before_the_class_prior_draw_classes_uniformly():
 
     np.testing.assert_allclose(export.class_prior(OldExport()), [0.25] * 4)
 
+    class OldUnconditionalExport:  # before info() reported classes at all
+        @staticmethod
+        def info():
+            return {"z_dim": tf.constant(2)}
+
+    assert export.class_prior(OldUnconditionalExport()).shape == (0,)
+
 
 def test_cgan_config_trains_evaluates_per_class_and_samples_a_label(tmp_path, mnist_dir):
     run_dir = str(tmp_path / "run")
