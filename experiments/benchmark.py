@@ -71,7 +71,7 @@ def time_mode(mode: str) -> dict:
               f"{result['steps_per_sec']:8.1f} steps/s  ({source}, {FLAGS.architecture}, batch "
               f"{FLAGS.batch_size}, steps_per_call {FLAGS.steps_per_call}, xla "
               f"{FLAGS.jit_compile}, fused optimisers {FLAGS.fused_optimizers}, "
-              f"{FLAGS.mixed_precision})", flush=True)
+              f"{common.precision_policy()})", flush=True)
     return result
 
 
@@ -105,7 +105,7 @@ def main(argv):
     summary = {"architecture": FLAGS.architecture, "batch_size": FLAGS.batch_size,
                "steps_per_call": FLAGS.steps_per_call, "jit_compile": FLAGS.jit_compile,
                "fused_optimizers": FLAGS.fused_optimizers,
-               "mixed_precision": FLAGS.mixed_precision}
+               "mixed_precision": common.precision_policy()}
     if "fast" in results:
         summary["images_per_sec"] = round(results["fast"]["images_per_sec"], 1)
         if FLAGS.floor:

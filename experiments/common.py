@@ -114,8 +114,11 @@ flags.DEFINE_bool("jit_compile", False, "Compile each replica's step with XLA.")
 flags.DEFINE_bool("fused_optimizers", True,
                   "Update weights with TensorFlow's fused Adam / momentum kernels (Keras's "
                   "formulas, ~3x faster updates); off: Keras's own optimisers.")
-flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"],
-                  "Keras dtype policy; mixed_float16 (GPUs) scales the losses dynamically.")
+flags.DEFINE_enum("mixed_precision", "float32",
+                  ["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                  "Keras dtype policy; mixed_float16 (GPUs) scales the losses dynamically; auto: "
+                  "mixed_bfloat16 where the CPU or GPU multiplies bfloat16 natively, "
+                  "mixed_float16 on older GPUs, else float32 (keras_gan.precision).")
 flags.DEFINE_float("loss_scale", 2.0 ** 15,
                    "With mixed_float16: the initial dynamic loss scale; a step with non-finite "
                    "gradients is skipped and halves it.")
@@ -161,6 +164,13 @@ def _optimizer(net: str, steps_per_epoch: int):
         fused=FLAGS.fused_optimizers)
 
 
+def precision_policy() -> str:
+    """The Keras dtype policy --mixed_precision names, `auto` resolved for this machine."""
+    from keras_gan import precision
+
+    return precision.resolve(FLAGS.mixed_precision)
+
+
 def fail_on_extra_arguments(argv: Sequence[str]) -> None:
     raise KerasGanError(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
 
@@ -178,9 +188,10 @@ def check_flags() -> None:
         raise KerasGanError(f"--channels={FLAGS.channels}: expected 1 or 3")
     if FLAGS.max_images < 0:
         raise KerasGanError(f"--max_images={FLAGS.max_images}: expected 0 (all) or more")
-    if FLAGS.mixed_precision == "mixed_float16" and not FLAGS.fused_optimizers:
-        raise KerasGanError("--mixed_precision=mixed_float16 skips overflowing steps inside the "
-                            "fused optimisers: drop --nofused_optimizers")
+    if precision_policy() == "mixed_float16" and not FLAGS.fused_optimizers:
+        raise KerasGanError(f"--mixed_precision={FLAGS.mixed_precision} (mixed_float16) skips "
+                            "overflowing steps inside the fused optimisers: drop "
+                            "--nofused_optimizers")
     if FLAGS.eval_d_accuracy and FLAGS.pack > 1:
         raise KerasGanError(f"--eval_d_accuracy scores D on single images: it does not combine "
                             f"with --pack={FLAGS.pack}")
@@ -242,7 +253,7 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
         global_batch_size=FLAGS.batch_size, objective=FLAGS.objective, g_loss=FLAGS.g_loss,
         penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight, pack=FLAGS.pack,
         g_ema_decay=FLAGS.g_ema_decay, g_ema_warmup=FLAGS.g_ema_warmup, d_style=FLAGS.d_style,
-        loss_scale=FLAGS.loss_scale if FLAGS.mixed_precision == "mixed_float16" else 0.0,
+        loss_scale=FLAGS.loss_scale if precision_policy() == "mixed_float16" else 0.0,
         loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
         d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
         steps_per_call=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
@@ -258,7 +269,10 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     # The paper's G starts its output biases at the data's mean image (in-memory data only).
     pixel_mean = (training.images.mean(axis=0) / 255.0
                   if isinstance(training.images, np.ndarray) else None)
-    keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
+    policy = precision_policy()
+    if policy != FLAGS.mixed_precision:
+        logging.info("--mixed_precision=%s: %s on this machine", FLAGS.mixed_precision, policy)
+    keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(FLAGS.seed)
     trainer = GANTrainer(
         lambda: models.build_gan(FLAGS.architecture, training.images.shape[1:], FLAGS.z_dim,
