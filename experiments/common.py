@@ -72,6 +72,13 @@ flags.DEFINE_bool("spectral_norm", False,
 flags.DEFINE_integer("pack", 1,
                      "PacGAN (Lin et al. 2018): D judges this many samples at once, joined along "
                      "the features (MLP Ds) or channels (1: one; unconditional models only).")
+flags.DEFINE_float("g_top_k", 1.0,
+                   "Top-k training (Sinha et al. 2020): G learns only from this fraction of each "
+                   "fake batch, the samples D scores most real, reached by --g_top_k_decay "
+                   "(1: every sample).")
+flags.DEFINE_float("g_top_k_decay", 0.99,
+                   "With --g_top_k below 1: the kept fraction starts at 1 and is multiplied by "
+                   "this every epoch until it reaches --g_top_k (the paper's gamma).")
 flags.DEFINE_float("g_ema_decay", 0.0,
                    "Keep an exponential moving average of G's weights with this decay (e.g. "
                    "0.999; 0: off); grids, evaluation and generator/ use it, generator_raw/ is G.")
@@ -252,6 +259,7 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     config = TrainerConfig(
         global_batch_size=FLAGS.batch_size, objective=FLAGS.objective, g_loss=FLAGS.g_loss,
         penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight, pack=FLAGS.pack,
+        g_top_k=FLAGS.g_top_k, g_top_k_decay=FLAGS.g_top_k_decay,
         g_ema_decay=FLAGS.g_ema_decay, g_ema_warmup=FLAGS.g_ema_warmup, d_style=FLAGS.d_style,
         loss_scale=FLAGS.loss_scale if precision_policy() == "mixed_float16" else 0.0,
         loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
@@ -262,6 +270,8 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     if steps_per_epoch < 1:
         raise KerasGanError(f"--batch_size={FLAGS.batch_size} x --d_steps={FLAGS.d_steps} is more "
                             f"than the {len(training)} training images")
+    # --g_top_k_decay is per epoch (the paper's); the trainer decays per G step.
+    config = dataclasses.replace(config, g_top_k_decay=FLAGS.g_top_k_decay ** (1 / steps_per_epoch))
     if FLAGS.conditional != "none" and not training.num_classes:
         raise KerasGanError(f"--conditional={FLAGS.conditional}: the training data has no labels "
                             f"(an --image_dir needs class subfolders)")

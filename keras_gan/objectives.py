@@ -133,6 +133,23 @@ def make_objective(name: str, g_loss: str = "non_saturating",
     return objective
 
 
+def top_k_weights(fake_outputs: Tensor, fraction: Tensor) -> Tensor:
+    """Top-k training (Sinha et al. 2020): per-example weights of G's loss that keep the
+    `fraction` of the global fake batch D scores most real, scaled so that the batch mean of
+    weighted losses is the kept samples' mean; the rest weigh 0. G's gradient from the
+    worst-scored samples can push them away from their nearest mode (the paper's
+    mixture-of-Gaussians analysis). The threshold is taken over every replica's scores, so
+    several replicas keep what one device would."""
+    scores = _flat(fake_outputs)
+    context = tf.distribute.get_replica_context()
+    everyone = context.all_gather(scores, axis=0) if context is not None else scores
+    total = tf.shape(everyone)[0]
+    k = tf.clip_by_value(tf.cast(tf.math.ceil(fraction * tf.cast(total, tf.float32)), tf.int32),
+                         1, total)
+    threshold = tf.math.top_k(everyone, k).values[k - 1]
+    return tf.cast(scores >= threshold, tf.float32) * tf.cast(total / k, tf.float32)
+
+
 # ----- penalties on D's input gradients --------------------------------------------------------
 
 DiscriminatorFn = Callable[[Tensor], Tensor]

@@ -34,6 +34,9 @@ class TrainerConfig:
         `penalty_weight`.
     pack: the examples D judges at once (PacGAN, `models.packed`; 1: one), which the penalty
         must know; each replica's batch must be a multiple of it.
+    g_top_k: top-k training (Sinha et al. 2020): G learns from the fraction of each fake batch
+        D scores most real, starting at all of it and multiplied by `g_top_k_decay` every G
+        step down to `g_top_k` (1: every sample, always).
     g_ema_decay: keep an exponential moving average of G's weights (0: none).
     g_ema_warmup: the average's warm-up constant (`ema.ExponentialMovingAverage`; TF's 10).
     loss_scale: the initial dynamic loss scale of each optimiser (float16; 0: none), doubled
@@ -51,6 +54,8 @@ class TrainerConfig:
     penalty: str = "none"
     penalty_weight: float = 10.0
     pack: int = 1
+    g_top_k: float = 1.0
+    g_top_k_decay: float = 1.0
     g_ema_decay: float = 0.0
     g_ema_warmup: float = 10.0
     loss_scale: float = 0.0
@@ -83,6 +88,9 @@ class TrainerConfig:
             raise KerasGanError(f"--loss_scale={self.loss_scale}, --loss_scale_growth_interval="
                                 f"{self.loss_scale_growth_interval}: expected a positive scale "
                                 f"and interval")
+        if not 0.0 < self.g_top_k <= 1.0 or not 0.0 < self.g_top_k_decay <= 1.0:
+            raise KerasGanError(f"--g_top_k={self.g_top_k}, --g_top_k_decay: expected a kept "
+                                f"fraction and a decay in (0, 1]")
         if self.penalty_weight < 0:
             raise KerasGanError(f"--penalty_weight={self.penalty_weight}: expected >= 0")
         for name in ("global_batch_size", "d_steps", "steps_per_call", "pack"):
@@ -244,6 +252,15 @@ class GANTrainer:
         optimizer.iterations.assign_sub(1 - tf.cast(finite, optimizer.iterations.dtype))
         loss_scale.update(finite)
 
+    def _g_loss(self, fake_outputs: tf.Tensor) -> tf.Tensor:
+        """G's loss on this replica's share of the global batch (top-k weighted if asked)."""
+        losses = self.objective.g_losses(fake_outputs)
+        if self.config.g_top_k < 1.0:
+            steps = tf.cast(self.g_optimizer.iterations, tf.float32)
+            fraction = tf.maximum(self.config.g_top_k, self.config.g_top_k_decay ** steps)
+            losses *= objectives.top_k_weights(fake_outputs, fraction)
+        return tf.nn.compute_average_loss(losses, global_batch_size=self.config.global_batch_size)
+
     def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             _, loss, metrics = self._discriminate(element, tf.stop_gradient(fake))
@@ -257,9 +274,7 @@ class GANTrainer:
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generator(self._with_labels(element["z_g"], element), training=True)
             fake_outputs, d_loss, metrics = self._discriminate(element, fake)
-            g_loss = tf.nn.compute_average_loss(
-                self.objective.g_losses(fake_outputs),
-                global_batch_size=self.config.global_batch_size)
+            g_loss = self._g_loss(fake_outputs)
         self._minimise(tape, d_loss, self._d_vars, self.d_optimizer, self.d_loss_scale)
         self._minimise(tape, g_loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
         del tape
@@ -270,8 +285,7 @@ class GANTrainer:
         with tf.GradientTape() as tape:
             fake, fake_outputs = self.combined(self._with_labels(element["z_g"], element),
                                                training=True)
-            loss = tf.nn.compute_average_loss(self.objective.g_losses(fake_outputs),
-                                              global_batch_size=self.config.global_batch_size)
+            loss = self._g_loss(fake_outputs)
         self._minimise(tape, loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
         return {"g_loss": loss, "d_fake_after": tf.reduce_sum(
             self.objective.fake_summary(fake_outputs)) / self.config.global_batch_size}, fake

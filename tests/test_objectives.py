@@ -120,3 +120,12 @@ def test_penalty_is_differentiable_with_respect_to_critic_weights():
         penalty = tf.reduce_mean(objectives.r1_penalty(critic, real, None, None))
     # R1 = 1/2 ||w||^2, so d/dw = w.
     np.testing.assert_allclose(tape.gradient(penalty, w), w.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fraction, expected", [(0.5, [2, 0, 2, 0]), (1.0, [1, 1, 1, 1]),
+                                                (0.75, [4 / 3, 0, 4 / 3, 4 / 3]),
+                                                (0.01, [4, 0, 0, 0])])
+def test_top_k_weights_keep_the_fraction_d_scores_most_real(fraction, expected):
+    outputs = tf.constant([[3.0], [-1.0], [2.0], [0.0]])
+    weights = objectives.top_k_weights(outputs, tf.constant(fraction))
+    np.testing.assert_allclose(weights.numpy(), expected, rtol=1e-6)

@@ -497,3 +497,42 @@ def test_gradient_penalty_under_bfloat16_mixed_precision_is_finite():
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert np.isfinite(history["penalty"]).all() and (history["penalty"] > 0).all()
+
+
+def test_top_k_g_step_learns_only_from_the_fakes_d_scores_most_real():
+    trainer = make_trainer(d_batchnorm=False, g_top_k=0.5, g_top_k_decay=0.1)
+    trainer.g_optimizer.iterations.assign(1)  # kept fraction max(0.5, 0.1 ** 1): half the batch
+    element = next(stream(trainer))
+    g_state = snapshot(trainer.generator)
+    g_vars = trainer.generator.trainable_variables
+    with tf.GradientTape() as tape:
+        logits = trainer.discriminator(trainer.generator(element["z_g"], training=True))
+        best = tf.argsort(tf.reshape(logits, [-1]), direction="DESCENDING")[:BATCH // 2]
+        loss = tf.reduce_mean(tf.gather(objectives.bce().g_losses(logits), best))
+    expected = [(v - 0.1 * g).numpy() for v, g in zip(g_vars, tape.gradient(loss, g_vars))]
+    for variable, value in zip(trainer.generator.variables, g_state):
+        variable.assign(value)  # undo the reference's BatchNorm statistics
+    metrics = tf.function(lambda e: trainer.g_update(e)[0])(element)
+    np.testing.assert_allclose(float(metrics["g_loss"]), loss.numpy(), rtol=1e-5)
+    for want, got in zip(expected, g_vars):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_top_k_matches_across_two_replicas():
+    runs = []
+    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+        trainer = make_trainer(strategy, g_top_k=0.25, g_top_k_decay=0.5, steps_per_call=4)
+        history = trainer.train_steps(stream(trainer), 4)
+        runs.append((history["g_loss"], snapshot(trainer.generator)))
+    (single, single_weights), (mirrored, mirrored_weights) = runs
+    np.testing.assert_allclose(mirrored, single, rtol=1e-4, atol=1e-6)
+    for a, b in zip(single_weights, mirrored_weights):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_top_k_flags_out_of_range_fail_with_one_line():
+    from keras_gan.errors import KerasGanError
+
+    for bad in ({"g_top_k": 0.0}, {"g_top_k": 1.5}, {"g_top_k_decay": 0.0}):
+        with pytest.raises(KerasGanError, match="--g_top_k="):
+            TrainerConfig(global_batch_size=BATCH, **bad)
