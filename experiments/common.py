@@ -256,12 +256,13 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     models.check_architecture(FLAGS.architecture, image_size)
     value_range = data.parse_value_range(FLAGS.value_range)
     strategy = strategy or make_strategy(FLAGS.strategy)
+    policy = precision_policy()
     config = TrainerConfig(
         global_batch_size=FLAGS.batch_size, objective=FLAGS.objective, g_loss=FLAGS.g_loss,
         penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight, pack=FLAGS.pack,
         g_top_k=FLAGS.g_top_k, g_top_k_decay=FLAGS.g_top_k_decay,
         g_ema_decay=FLAGS.g_ema_decay, g_ema_warmup=FLAGS.g_ema_warmup, d_style=FLAGS.d_style,
-        loss_scale=FLAGS.loss_scale if precision_policy() == "mixed_float16" else 0.0,
+        loss_scale=FLAGS.loss_scale if policy == "mixed_float16" else 0.0,
         loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
         d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
         steps_per_call=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
@@ -279,7 +280,6 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     # The paper's G starts its output biases at the data's mean image (in-memory data only).
     pixel_mean = (training.images.mean(axis=0) / 255.0
                   if isinstance(training.images, np.ndarray) else None)
-    policy = precision_policy()
     if policy != FLAGS.mixed_precision:
         logging.info("--mixed_precision=%s: %s on this machine", FLAGS.mixed_precision, policy)
     keras.mixed_precision.set_global_policy(policy)

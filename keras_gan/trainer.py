@@ -89,8 +89,9 @@ class TrainerConfig:
                                 f"{self.loss_scale_growth_interval}: expected a positive scale "
                                 f"and interval")
         if not 0.0 < self.g_top_k <= 1.0 or not 0.0 < self.g_top_k_decay <= 1.0:
-            raise KerasGanError(f"--g_top_k={self.g_top_k}, --g_top_k_decay: expected a kept "
-                                f"fraction and a decay in (0, 1]")
+            raise KerasGanError(f"--g_top_k={self.g_top_k}, --g_top_k_decay="
+                                f"{self.g_top_k_decay}: expected a kept fraction and a decay "
+                                f"in (0, 1]")
         if self.penalty_weight < 0:
             raise KerasGanError(f"--penalty_weight={self.penalty_weight}: expected >= 0")
         for name in ("global_batch_size", "d_steps", "steps_per_call", "pack"):
