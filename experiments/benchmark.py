@@ -50,6 +50,13 @@ MODES = {"fast": {},
          "plain": {"steps_per_call": 1, "jit_compile": False, "fused_optimizers": False}}
 
 
+def onednn_kernels() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels (keras_gan turns them on on x86-64)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def time_mode(mode: str) -> dict:
     from keras_gan import models
 
@@ -71,7 +78,7 @@ def time_mode(mode: str) -> dict:
               f"{result['steps_per_sec']:8.1f} steps/s  ({source}, {FLAGS.architecture}, batch "
               f"{FLAGS.batch_size}, steps_per_call {FLAGS.steps_per_call}, xla "
               f"{FLAGS.jit_compile}, fused optimisers {FLAGS.fused_optimizers}, "
-              f"{common.precision_policy()})", flush=True)
+              f"{common.precision_policy()}, oneDNN {onednn_kernels()})", flush=True)
     return result
 
 
@@ -105,7 +112,7 @@ def main(argv):
     summary = {"architecture": FLAGS.architecture, "batch_size": FLAGS.batch_size,
                "steps_per_call": FLAGS.steps_per_call, "jit_compile": FLAGS.jit_compile,
                "fused_optimizers": FLAGS.fused_optimizers,
-               "mixed_precision": common.precision_policy()}
+               "mixed_precision": common.precision_policy(), "onednn": onednn_kernels()}
     if "fast" in results:
         summary["images_per_sec"] = round(results["fast"]["images_per_sec"], 1)
         if FLAGS.floor:

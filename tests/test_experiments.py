@@ -1,6 +1,7 @@
 """End-to-end: the README's commands as subprocesses on tiny MNIST-format data."""
 import json
 import os
+import platform
 import socket
 
 import numpy as np
@@ -111,6 +112,8 @@ def test_benchmark_reports_fast_and_plain_throughput_as_json():
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["images_per_sec"] > 0 and summary["plain_images_per_sec"] > 0
     assert "fast:" in result.stdout and "plain:" in result.stdout
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert summary["onednn"] is True  # the package's default reached the programs
 
 
 def test_every_registry_entry_is_a_flag_choice():
