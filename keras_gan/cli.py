@@ -21,7 +21,8 @@ from typing import Callable
 
 _PREFIX = re.compile(rb"^[IWEF]\d{4} [\d:.]+\s+\d+ ")
 _ONCE = (rb"All log messages before absl::InitializeLog", rb"cudart_stub.cc",
-         rb"cpu_feature_guard.cc", rb"To enable the following instructions")
+         rb"cpu_feature_guard.cc", rb"To enable the following instructions",
+         rb"oneDNN custom operations are on")
 _NO_GPU_NOISE = (rb"failed call to cuInit",)
 
 

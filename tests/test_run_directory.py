@@ -271,6 +271,7 @@ def test_console_shows_tensorflow_start_up_once_and_no_checkpoint_chatter(mnist_
     assert result.returncode == 0, result.stderr[-3000:]
     err = result.stderr
     assert err.count("All log messages before absl::InitializeLog") <= 1
+    assert err.count("oneDNN custom operations are on") <= 1
     assert "Sharding callback duration" not in err and "will be renamed" not in err
     if not any(name.startswith("nvidia") for name in os.listdir("/dev")):
         assert "cuInit" not in err
