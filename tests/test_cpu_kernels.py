@@ -1,14 +1,14 @@
 """The package turns TensorFlow's oneDNN CPU kernels on unless the user decided otherwise."""
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
+from keras_gan import SETS_ONEDNN_DEFAULT
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+pytestmark = pytest.mark.skipif(not SETS_ONEDNN_DEFAULT,
                                 reason="the default applies to x86-64 CPUs only")
 
 PROBE = ("import experiments, os\n"
