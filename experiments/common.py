@@ -106,6 +106,11 @@ for _net in ("g", "d"):
                        f"SGD momentum {_net.upper()} ramps up to linearly (default: no ramp).")
     flags.DEFINE_float(f"{_net}_learning_rate_decay", 1.0,
                        f"{_net.upper()}'s learning rate is divided by this every step (1: none).")
+    flags.DEFINE_float(f"{_net}_learning_rate_total_decay", 1.0,
+                       f"{_net.upper()}'s learning rate is divided by this over the run's "
+                       f"--epochs, by the same factor every step (1: none); the alternative to "
+                       f"--{_net}_learning_rate_decay that keeps its meaning when --epochs or "
+                       f"--batch_size change.")
     flags.DEFINE_float(f"{_net}_learning_rate_min", 0.0,
                        f"Floor of {_net.upper()}'s decayed learning rate.")
 flags.DEFINE_integer("momentum_ramp_epochs", 250, "Epochs over which SGD momentum ramps up.")
@@ -158,17 +163,27 @@ def _real_label_range() -> tuple[float, float]:
     return (values[0], values[-1])
 
 
-def _optimizer(net: str, steps_per_epoch: int):
+def _optimizer(net: str, updates_per_epoch: int):
+    """`net`'s optimiser from its flags; `updates_per_epoch` counts its own updates (D makes
+    --d_steps per G step), the clock of its schedules."""
     from keras_gan.optimizers import make_optimizer
 
     value = lambda name: FLAGS[f"{net}_{name}"].value  # noqa: E731
+    decay_factor = value("learning_rate_decay")
+    if value("learning_rate_total_decay") != 1.0:
+        run_updates = FLAGS.epochs * updates_per_epoch
+        decay_factor = value("learning_rate_total_decay") ** (1 / run_updates)
     return make_optimizer(
         net, value("optimizer"), value("learning_rate"), beta_1=value("beta_1"),
         beta_2=value("beta_2"), momentum=value("momentum"),
         final_momentum=value("final_momentum"),
-        momentum_ramp_steps=FLAGS.momentum_ramp_epochs * steps_per_epoch,
-        decay_factor=value("learning_rate_decay"), minimum_rate=value("learning_rate_min"),
+        momentum_ramp_steps=FLAGS.momentum_ramp_epochs * updates_per_epoch,
+        decay_factor=decay_factor, minimum_rate=value("learning_rate_min"),
         fused=FLAGS.fused_optimizers)
+
+
+def _decays_over_run() -> bool:
+    return any(FLAGS[f"{net}_learning_rate_total_decay"].value != 1.0 for net in ("g", "d"))
 
 
 def precision_policy() -> str:
@@ -195,6 +210,15 @@ def check_flags() -> None:
         raise KerasGanError(f"--channels={FLAGS.channels}: expected 1 or 3")
     if FLAGS.max_images < 0:
         raise KerasGanError(f"--max_images={FLAGS.max_images}: expected 0 (all) or more")
+    for net in ("g", "d"):
+        total, per_step = (FLAGS[f"{net}_learning_rate_total_decay"],
+                           FLAGS[f"{net}_learning_rate_decay"])
+        if total.value < 1.0:
+            raise KerasGanError(f"--{total.name}={total.value}: expected a factor >= 1 (the rate "
+                                f"is divided by it over the run)")
+        if total.value != 1.0 and per_step.value != 1.0:
+            raise KerasGanError(f"--{total.name}={total.value} and --{per_step.name}="
+                                f"{per_step.value} both set {net.upper()}'s decay: keep one")
     if precision_policy() == "mixed_float16" and not FLAGS.fused_optimizers:
         raise KerasGanError(f"--mixed_precision={FLAGS.mixed_precision} (mixed_float16) skips "
                             "overflowing steps inside the fused optimisers: drop "
@@ -288,7 +312,8 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
         lambda: models.build_gan(FLAGS.architecture, training.images.shape[1:], FLAGS.z_dim,
                                  pixel_mean, FLAGS.spectral_norm, FLAGS.conditional, num_classes,
                                  FLAGS.pack),
-        lambda: (_optimizer("g", steps_per_epoch), _optimizer("d", steps_per_epoch)),
+        lambda: (_optimizer("g", steps_per_epoch),
+                 _optimizer("d", steps_per_epoch * FLAGS.d_steps)),
         config, strategy)
     stream = inputs.StreamSpec(FLAGS.batch_size, FLAGS.z_dim, FLAGS.noise, value_range,
                                _real_label_range(), FLAGS.seed, conditional=bool(num_classes))
@@ -346,7 +371,10 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     if run_directory.checkpoint_candidates(checkpoints) and not FLAGS.resume:
         raise KerasGanError(f"--run_dir={FLAGS.run_dir} already holds a run "
                             f"({checkpoints}); pass --resume or a new --run_dir")
-    changes = run_directory.check_resumable_flags(FLAGS.run_dir, FLAGS, CHANGEABLE_ON_RESUME)
+    # A total decay spreads over --epochs: another length would jump the learning rate.
+    changeable = tuple(name for name in CHANGEABLE_ON_RESUME
+                       if not (name == "epochs" and _decays_over_run()))
+    changes = run_directory.check_resumable_flags(FLAGS.run_dir, FLAGS, changeable)
     restored = run_directory.restore_newest(checkpoints, trainer.restore)
     if restored:
         from keras_gan.optimizers import reset_constant_learning_rate

@@ -47,6 +47,10 @@ def test_vanilla_run_writes_every_output_and_the_sample_cli_reads_it(mnist_dir, 
     (["--g_ema_decay=1.5"], "--g_ema_decay=1.5: expected 0 (off) or a decay in (0, 1)"),
     (["--g_ema_decay=0.9", "--g_ema_warmup=1"], "--g_ema_warmup=1.0: expected at least 2"),
     (["--real_label=2"], "--real_label=2: expected one label in [0, 1]"),
+    (["--g_learning_rate_total_decay=0.5"],
+     "--g_learning_rate_total_decay=0.5: expected a factor >= 1"),
+    (["--d_learning_rate_total_decay=8", "--d_learning_rate_decay=1.01"],
+     "--d_learning_rate_total_decay=8.0 and --d_learning_rate_decay=1.01 both set D's decay"),
 ])
 def test_bad_input_is_one_line_and_status_2(mnist_dir, tmp_path, flags, message):
     run_dir = tmp_path / "run"
@@ -129,3 +133,27 @@ def test_every_registry_entry_is_a_flag_choice():
                            ("penalty", objectives.PENALTIES),
                            ("conditional", models.conditional_models.MODES)):
         assert set(flags.FLAGS[flag].parser.enum_values) == set(registry), flag
+
+
+@pytest.mark.parametrize("batch_size", [8, 16])
+def test_total_decay_ends_the_run_at_its_fraction_for_any_batch_size(mnist_dir, batch_size):
+    """G and D each reach rate / total at their last update of the run's --epochs; D makes
+    --d_steps updates per G step."""
+    from absl.testing import flagsaver
+
+    from experiments import common
+
+    with flagsaver.flagsaver():
+        common.FLAGS(["prog", CONFIG, f"--data_dir={mnist_dir}", f"--batch_size={batch_size}",
+                      "--epochs=3", "--d_steps=2", "--g_learning_rate=1e-3",
+                      "--d_learning_rate=2e-3", "--g_learning_rate_total_decay=8",
+                      "--d_learning_rate_total_decay=4"])
+        setup = common.prepare(lambda split: common.load_data(split, 28), 28,
+                               strategy=tf.distribute.get_strategy())
+    g_updates = 3 * (256 // batch_size // 2)
+    assert setup.steps_per_epoch * 3 == g_updates
+    for optimizer, updates, start, end in ((setup.trainer.g_optimizer, g_updates, 1e-3, 1e-3 / 8),
+                                           (setup.trainer.d_optimizer, 2 * g_updates, 2e-3, 5e-4)):
+        assert float(optimizer.learning_rate) == pytest.approx(start, rel=1e-6)
+        optimizer.iterations.assign(updates)
+        assert float(optimizer.learning_rate) == pytest.approx(end, rel=1e-4)

@@ -83,6 +83,18 @@ def test_resume_that_changes_the_model_names_the_flags_and_keeps_flags_cfg(mnist
     assert "--log_every=1" in changes
 
 
+def test_a_total_decay_fixes_the_runs_length_on_resume(mnist_dir, tmp_path):
+    """The decay spreads over --epochs: another length would make the rate jump."""
+    run_dir = tmp_path / "run"
+    base = [CONFIG, f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", *TINY,
+            "--g_learning_rate_total_decay=8"]
+    assert run_module("experiments.vanilla", *base, "--max_steps=2").returncode == 0
+    before = tree(run_dir)
+    one_error_line(run_module("experiments.vanilla", *base, "--max_steps=4", "--epochs=7"),
+                   "--epochs=7 (run has")
+    assert tree(run_dir) == before
+
+
 def test_flagfile_from_an_older_run_with_every_flag_still_resumes(tmp_path):
     """Earlier versions dumped all flags, absl's and TensorFlow's included."""
     flag_values = absl_flags.FlagValues()
