@@ -109,8 +109,8 @@ for _net in ("g", "d"):
     flags.DEFINE_float(f"{_net}_learning_rate_total_decay", 1.0,
                        f"{_net.upper()}'s learning rate is divided by this over the run's "
                        f"--epochs, by the same factor every step (1: none); the alternative to "
-                       f"--{_net}_learning_rate_decay that keeps its meaning when --epochs or "
-                       f"--batch_size change.")
+                       f"--{_net}_learning_rate_decay that keeps its meaning when --epochs, "
+                       f"--batch_size or --d_steps change.")
     flags.DEFINE_float(f"{_net}_learning_rate_min", 0.0,
                        f"Floor of {_net.upper()}'s decayed learning rate.")
 flags.DEFINE_integer("momentum_ramp_epochs", 250, "Epochs over which SGD momentum ramps up.")

@@ -159,7 +159,7 @@ def check_resumable_flags(run_dir: str, flag_values, changeable: Sequence[str],
         listing = "; ".join(f"{now or '--' + n + ' unset'} (run has {was or 'the default'})"
                             for n, was, now in fixed)
         raise KerasGanError(f"{flag}={run_dir} was trained with other flags that change the "
-                            f"model, data or objective: {listing}; use a new {flag}")
+                            f"model, data, objective or schedule: {listing}; use a new {flag}")
     return [now or f"# --{n} back to its default" for n, _, now in differing]
 
 

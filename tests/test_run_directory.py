@@ -91,7 +91,7 @@ def test_a_total_decay_fixes_the_runs_length_on_resume(mnist_dir, tmp_path):
     assert run_module("experiments.vanilla", *base, "--max_steps=2").returncode == 0
     before = tree(run_dir)
     one_error_line(run_module("experiments.vanilla", *base, "--max_steps=4", "--epochs=7"),
-                   "--epochs=7 (run has")
+                   "schedule: --epochs=7 (run has")
     assert tree(run_dir) == before
 
 
