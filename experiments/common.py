@@ -49,7 +49,8 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "mirrored", "one_device", "multi_
 # --- the GAN recipe ---
 flags.DEFINE_enum("architecture", "pytorch_mlp",
                   ["paper_maxout", "pytorch_mlp", "blog_mlp", "blog_mlp_bn", "heuristic_mlp",
-                   "infogan28", "dcgan32", "dcgan64", "pacgan_mlp", "pacgan_mlp_nobn"],
+                   "infogan28", "infogan28_half_d", "dcgan32", "dcgan64", "pacgan_mlp",
+                   "pacgan_mlp_nobn"],
                   "G/D pair (keras_gan.models.ARCHITECTURES); each is built for one data shape.")
 flags.DEFINE_integer("z_dim", 100, "Size of the noise vector z.")
 flags.DEFINE_enum("noise", "normal", ["normal", "uniform"],

@@ -85,16 +85,18 @@ def celeba64_discriminator(image_shape: Tuple[int, int, int], width: int = 64) -
     return keras.Model(image, keras.layers.Flatten()(logit), name="discriminator")
 
 
-def infogan28_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Model:
+def infogan28_generator(image_shape: Tuple[int, int, int], z_dim: int, width: int = 64
+                        ) -> keras.Model:
     """InfoGAN's MNIST G (Chen et al. 2016, as compare_gan's `infogan`): Dense 1024 and Dense
     7x7x128, each with BN and ReLU, a stride-2 4x4 ConvT to 14x14x64 with BN and ReLU, and a
-    stride-2 4x4 ConvT to the image with tanh. A small convolutional G for 28x28 images."""
+    stride-2 4x4 ConvT to the image with tanh. A small convolutional G for 28x28 images; `width`
+    (64) scales every layer's size."""
     start = image_shape[0] // 4
     z = keras.Input((z_dim,), name="z")
-    h = keras.layers.ReLU()(dcgan_batchnorm()(keras.layers.Dense(1024)(z)))
-    h = keras.layers.ReLU()(dcgan_batchnorm()(keras.layers.Dense(128 * start * start)(h)))
-    h = keras.layers.Reshape((start, start, 128))(h)
-    h = keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same",
+    h = keras.layers.ReLU()(dcgan_batchnorm()(keras.layers.Dense(16 * width)(z)))
+    h = keras.layers.ReLU()(dcgan_batchnorm()(keras.layers.Dense(2 * width * start * start)(h)))
+    h = keras.layers.Reshape((start, start, 2 * width))(h)
+    h = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same",
                                      kernel_initializer=dcgan_conv_init())(h)
     h = keras.layers.ReLU()(dcgan_batchnorm()(h))
     image = keras.layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same",
@@ -102,16 +104,18 @@ def infogan28_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.
     return keras.Model(z, image, name="generator")
 
 
-def infogan28_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
+def infogan28_discriminator(image_shape: Tuple[int, int, int], width: int = 64
+                            ) -> keras.Model:
     """InfoGAN's MNIST D: stride-2 4x4 convs of 64 and 128 filters (BN after the second),
-    Dense 1024 with BN, LeakyReLU 0.1 throughout, then one logit."""
+    Dense 1024 with BN, LeakyReLU 0.1 throughout, then one logit; `width` (64) scales every
+    layer's size."""
     image = keras.Input(image_shape, name="image")
-    h = keras.layers.Conv2D(64, 4, strides=2, padding="same",
+    h = keras.layers.Conv2D(width, 4, strides=2, padding="same",
                             kernel_initializer=dcgan_conv_init())(image)
     h = keras.layers.LeakyReLU(0.1)(h)
-    h = keras.layers.Conv2D(128, 4, strides=2, padding="same",
+    h = keras.layers.Conv2D(2 * width, 4, strides=2, padding="same",
                             kernel_initializer=dcgan_conv_init())(h)
     h = keras.layers.LeakyReLU(0.1)(dcgan_batchnorm()(h))
-    h = keras.layers.Dense(1024)(keras.layers.Flatten()(h))
+    h = keras.layers.Dense(16 * width)(keras.layers.Flatten()(h))
     h = keras.layers.LeakyReLU(0.1)(dcgan_batchnorm()(h))
     return keras.Model(image, keras.layers.Dense(1)(h), name="discriminator")
