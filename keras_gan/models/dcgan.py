@@ -85,18 +85,16 @@ def celeba64_discriminator(image_shape: Tuple[int, int, int], width: int = 64) -
     return keras.Model(image, keras.layers.Flatten()(logit), name="discriminator")
 
 
-def infogan28_generator(image_shape: Tuple[int, int, int], z_dim: int, width: int = 64
-                        ) -> keras.Model:
+def infogan28_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Model:
     """InfoGAN's MNIST G (Chen et al. 2016, as compare_gan's `infogan`): Dense 1024 and Dense
     7x7x128, each with BN and ReLU, a stride-2 4x4 ConvT to 14x14x64 with BN and ReLU, and a
-    stride-2 4x4 ConvT to the image with tanh. A small convolutional G for 28x28 images; `width`
-    (64) scales every layer's size."""
+    stride-2 4x4 ConvT to the image with tanh. A small convolutional G for 28x28 images."""
     start = image_shape[0] // 4
     z = keras.Input((z_dim,), name="z")
-    h = keras.layers.ReLU()(dcgan_batchnorm()(keras.layers.Dense(16 * width)(z)))
-    h = keras.layers.ReLU()(dcgan_batchnorm()(keras.layers.Dense(2 * width * start * start)(h)))
-    h = keras.layers.Reshape((start, start, 2 * width))(h)
-    h = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same",
+    h = keras.layers.ReLU()(dcgan_batchnorm()(keras.layers.Dense(1024)(z)))
+    h = keras.layers.ReLU()(dcgan_batchnorm()(keras.layers.Dense(128 * start * start)(h)))
+    h = keras.layers.Reshape((start, start, 128))(h)
+    h = keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same",
                                      kernel_initializer=dcgan_conv_init())(h)
     h = keras.layers.ReLU()(dcgan_batchnorm()(h))
     image = keras.layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same",
