@@ -87,6 +87,15 @@ flags.DEFINE_float("g_ema_warmup", 10.0,
                    "K of the average's warm-up, rate min(decay, (1 + n) / (K + n)) at step n "
                    "(TF's rule: 10): until the decay caps it the average spans about the last "
                    "1/(K - 1) of the steps; smaller K, a longer average (2: every step's mean).")
+flags.DEFINE_integer("refine_steps", 0,
+                     "Refine every sample grids, evaluation and generator/ draw by this many Adam "
+                     "steps of D-guided transport in noise space (DOT, Tanaka 2019; "
+                     "keras_gan.refinement); 0: G's samples as they are. generator_raw/ is G.")
+flags.DEFINE_float("refine_learning_rate", 0.01, "Adam's step size in noise space for "
+                   "--refine_steps.")
+flags.DEFINE_float("refine_quantile", 0.95,
+                   "--refine_steps's k, D(G(z))'s Lipschitz constant in z, is this quantile of "
+                   "its slope between random noise pairs (1: Tanaka's maximum).")
 flags.DEFINE_enum("d_style", "separate", ["separate", "concat"],
                   "D's batch: real and fake in separate calls, or one concatenated batch.")
 flags.DEFINE_enum("d_reduction", "mean", ["mean", "sum"],
@@ -224,12 +233,30 @@ def check_flags() -> None:
         raise KerasGanError(f"--mixed_precision={FLAGS.mixed_precision} (mixed_float16) skips "
                             "overflowing steps inside the fused optimisers: drop "
                             "--nofused_optimizers")
+    _check_refinement_flags()
     if FLAGS.eval_d_accuracy and FLAGS.pack > 1:
         raise KerasGanError(f"--eval_d_accuracy scores D on single images: it does not combine "
                             f"with --pack={FLAGS.pack}")
     from keras_gan.objectives import make_objective
 
     make_objective(FLAGS.objective, FLAGS.g_loss, _real_label_range())
+
+
+def _check_refinement_flags() -> None:
+    if FLAGS.refine_steps < 0:
+        raise KerasGanError(f"--refine_steps={FLAGS.refine_steps}: expected 0 (off) or more")
+    if FLAGS.refine_learning_rate <= 0:
+        raise KerasGanError(f"--refine_learning_rate={FLAGS.refine_learning_rate}: expected a "
+                            f"positive step size")
+    if not 0 < FLAGS.refine_quantile <= 1:
+        raise KerasGanError(f"--refine_quantile={FLAGS.refine_quantile}: expected a quantile in "
+                            f"(0, 1]")
+    if FLAGS.refine_steps and FLAGS.pack > 1:
+        raise KerasGanError(f"--refine_steps moves single samples by D's score: it does not "
+                            f"combine with --pack={FLAGS.pack}, whose D scores packs")
+    if FLAGS.refine_steps and FLAGS.conditional != "none":
+        raise KerasGanError(f"--refine_steps refines an unconditional G; not "
+                            f"--conditional={FLAGS.conditional}")
 
 
 @dataclasses.dataclass
@@ -342,8 +369,9 @@ def run(load: LoadData, image_size: int | None, *,
         return _train(setup, load, draw_samples, evaluate)
 
 
-# Flags a resumed run may change: how long it runs, what it logs and how fast it goes; paths
-# that may have moved. Every other flag changes the model, the data or the objective.
+# Flags a resumed run may change: how long it runs, what it logs and how fast it goes, how its
+# samples are refined; paths that may have moved. Every other flag changes the model, the data
+# or the objective.
 CHANGEABLE_ON_RESUME = (
     "epochs", "max_steps", "run_dir", "data_dir", "image_dir", "stream_from_disk", "resume",
     "strategy",
@@ -351,6 +379,7 @@ CHANGEABLE_ON_RESUME = (
     "steps_per_call", "jit_compile", "curve_smoothing", "grid_history", "g_learning_rate",
     "d_learning_rate", "g_ema_decay", "g_ema_warmup", "eval_every_epochs", "eval_metrics",
     "eval_samples", "eval_classifier", "eval_validation_split", "eval_d_accuracy", "json",
+    "refine_steps", "refine_learning_rate", "refine_quantile",
     "loss_scale", "loss_scale_growth_interval")
 
 
@@ -392,8 +421,9 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     dataset = setup.distributed_stream(start_step)
     fixed = callbacks.FixedInputs.draw(FLAGS.sample_count, FLAGS.z_dim, FLAGS.noise,
                                        models.num_classes(trainer.generator), FLAGS.seed)
+    sampler = _sampler(trainer)
     run_callbacks = callbacks.standard_callbacks(
-        FLAGS.run_dir, trainer.sampling_generator, fixed, value_range, manager,
+        FLAGS.run_dir, sampler, fixed, value_range, manager,
         global_batch_size=FLAGS.batch_size, steps_per_epoch=steps_per_epoch,
         start_step=start_step, total_steps=total_steps, sample_every=FLAGS.sample_every,
         log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every,
@@ -402,7 +432,7 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     if evaluate is None and FLAGS.eval_every_epochs:
         evaluate = _mnist_evaluation(load, value_range)
     evaluation = evaluate and callbacks.EvaluationCallback(
-        trainer.sampling_generator, evaluate, FLAGS.noise, class_prior, FLAGS.eval_samples,
+        sampler, evaluate, FLAGS.noise, class_prior, FLAGS.eval_samples,
         FLAGS.eval_every_epochs, os.path.join(FLAGS.run_dir, "eval_history.csv"),
         os.path.join(FLAGS.run_dir, "tensorboard"), FLAGS.seed)
     if evaluation:
@@ -410,9 +440,13 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     with _stop_on_signals(trainer.combined) as interrupted:
         trainer.fit(dataset, steps_per_epoch, total_steps, run_callbacks,
                     boundaries=(FLAGS.sample_every, FLAGS.checkpoint_every))
-    export.export_generator(trainer.sampling_generator, os.path.join(FLAGS.run_dir, "generator"),
-                            FLAGS.noise, value_range, class_prior)
-    if trainer.ema:
+    if FLAGS.refine_steps:
+        from keras_gan.refinement import freeze_refinement
+
+        freeze_refinement(sampler)
+    export.export_generator(sampler, os.path.join(FLAGS.run_dir, "generator"), FLAGS.noise,
+                            value_range, class_prior)
+    if sampler is not trainer.generator:
         export.export_generator(trainer.generator, os.path.join(FLAGS.run_dir, "generator_raw"),
                                 FLAGS.noise, value_range, class_prior)
     if interrupted:
@@ -431,6 +465,18 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
                      accuracy["real"], len(real), accuracy["fake"])
     logging.info("wrote %s", FLAGS.run_dir)
     return evaluation.scores if evaluation else {}
+
+
+def _sampler(trainer):
+    """The G that grids, evaluation and generator/ use: the EMA of G when kept, refined by D
+    with --refine_steps."""
+    if not FLAGS.refine_steps:
+        return trainer.sampling_generator
+    from keras_gan.refinement import refined_generator
+
+    return refined_generator(trainer.sampling_generator, trainer.discriminator,
+                             steps=FLAGS.refine_steps, learning_rate=FLAGS.refine_learning_rate,
+                             quantile=FLAGS.refine_quantile, noise=FLAGS.noise, seed=FLAGS.seed)
 
 
 def _mnist_evaluation(load: LoadData, value_range):

@@ -63,6 +63,13 @@ def write_image_summary(writer, name: str, png_path: str, step: int) -> None:
     writer.flush()
 
 
+def resumed_step(logs) -> int | None:
+    """The step training starts at (`fit` passes it to `on_train_begin`), None for a fresh run. A
+    run resumed at its last step trains nothing but is still drawn and scored at the end (e.g.
+    with a new --refine_steps); a fresh one has nothing to show before its first step."""
+    return int((logs or {}).get("step", 0)) or None
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Writes a PNG of G(fixed inputs) every `every_n_steps` steps and at the end, drawn by
     `draw(path, samples)` (an image grid, or a scatter plot for 2-D points), and shows it in
@@ -86,6 +93,9 @@ class SampleGrid(keras.callbacks.Callback):
             write_image_summary(self._writer, "samples", path, step)
         self._last_written = step
         return path
+
+    def on_train_begin(self, logs=None):
+        self._last_step = resumed_step(logs)
 
     def on_train_batch_end(self, batch, logs=None):
         self._last_step = batch + 1
@@ -283,6 +293,7 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.scores = {}
 
     def on_train_begin(self, logs=None):
+        self._step = resumed_step(logs)
         self._writer = tf.summary.create_file_writer(self.logdir)
         previous = read_history(self.csv_path) if os.path.exists(self.csv_path) else {}
         earlier = previous.get("train_seconds", np.zeros(0))
