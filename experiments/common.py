@@ -254,9 +254,6 @@ def _check_refinement_flags() -> None:
     if FLAGS.refine_steps and FLAGS.pack > 1:
         raise KerasGanError(f"--refine_steps moves single samples by D's score: it does not "
                             f"combine with --pack={FLAGS.pack}, whose D scores packs")
-    if FLAGS.refine_steps and FLAGS.conditional != "none":
-        raise KerasGanError(f"--refine_steps refines an unconditional G; not "
-                            f"--conditional={FLAGS.conditional}")
 
 
 @dataclasses.dataclass

@@ -19,12 +19,14 @@ import keras
 import tensorflow as tf
 
 from keras_gan.inputs import sample_noise
+from keras_gan.models import num_classes
 
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-8  # Adam's defaults
 
 
 class LatentRefinement(keras.layers.Layer):
-    """z -> G(z*), z* after `steps` Adam steps of the DOT objective from z (see the module)."""
+    """z (or [z, label]) -> z*, z after `steps` Adam steps of the DOT objective (see the module);
+    a conditional G's label stays as it is."""
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, steps: int,
                  learning_rate: float, quantile: float, noise: str, seed: int = 0,
@@ -35,25 +37,32 @@ class LatentRefinement(keras.layers.Layer):
                              f"(0, 1] and pairs >= 1; got {steps}, {learning_rate}, {quantile}, "
                              f"{pairs}")
         self.generator, self.discriminator = generator, discriminator
+        self.num_classes = num_classes(generator)
         self.steps, self.learning_rate, self.quantile = steps, learning_rate, quantile
         self.noise, self.seed, self.pairs = noise, seed, pairs
         self.frozen_k = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                         name="frozen_k")  # 0: not frozen
 
-    def compute_output_shape(self, z_shape):
-        return self.generator.compute_output_shape(z_shape)
+    def compute_output_shape(self, input_shape):
+        return input_shape[0] if self.num_classes else input_shape
 
-    def _logits(self, z: tf.Tensor) -> tf.Tensor:
-        fake = self.generator(z, training=False)
-        return tf.reshape(tf.cast(self.discriminator(fake, training=False), tf.float32), [-1])
+    def _logits(self, z: tf.Tensor, label: tf.Tensor | None) -> tf.Tensor:
+        fake = self.generator(z if label is None else [z, label], training=False)
+        outputs = self.discriminator(fake if label is None else [fake, label], training=False)
+        return tf.reshape(tf.cast(outputs, tf.float32), [-1])
 
     def lipschitz(self) -> tf.Tensor:
-        """k: the quantile of D(G(.))'s slope between `pairs` fixed random pairs of noise."""
+        """k: the quantile of D(G(.))'s slope between `pairs` fixed random pairs of noise (with a
+        random class shared by each pair for a conditional G)."""
         z_dim = int(self.generator.inputs[0].shape[-1])
-        z = sample_noise([2 * self.pairs, z_dim], self.noise,
-                         tf.constant([self.seed, -3], tf.int64))
+        seed = tf.constant([self.seed, -3], tf.int64)
+        z = sample_noise([2 * self.pairs, z_dim], self.noise, seed)
+        label = None
+        if self.num_classes:
+            label = tf.tile(tf.random.stateless_uniform([self.pairs], seed + [0, 1], 0,
+                                                        self.num_classes, tf.int32), [2])
         a, b = tf.split(z, 2)
-        logit_a, logit_b = tf.split(self._logits(z), 2)
+        logit_a, logit_b = tf.split(self._logits(z, label), 2)
         slopes = tf.sort(tf.abs(logit_a - logit_b) / tf.norm(a - b, axis=-1))
         return slopes[round(self.quantile * (self.pairs - 1))]
 
@@ -61,7 +70,8 @@ class LatentRefinement(keras.layers.Layer):
         """Fixes k at the current G's and D's (once they have finished training)."""
         self.frozen_k.assign(self.lipschitz())
 
-    def call(self, z):
+    def call(self, inputs):
+        z, label = inputs if self.num_classes else (inputs, None)
         z = tf.cast(z, tf.float32)
         k = tf.cond(self.frozen_k > 0, lambda: tf.identity(self.frozen_k), self.lipschitz)
         moved, first, second = z, tf.zeros_like(z), tf.zeros_like(z)
@@ -70,27 +80,30 @@ class LatentRefinement(keras.layers.Layer):
                 tape.watch(moved)
                 # The 1e-12 keeps the distance's gradient finite (zero) where z' = z.
                 distance = tf.sqrt(tf.reduce_sum(tf.square(moved - z), -1) + 1e-12)
-                cost = distance - self._logits(moved) / k
+                cost = distance - self._logits(moved, label) / k
             gradient = tape.gradient(cost, moved)  # per example: the costs do not interact
             first = _BETA_1 * first + (1 - _BETA_1) * gradient
             second = _BETA_2 * second + (1 - _BETA_2) * tf.square(gradient)
             step = (first / (1 - _BETA_1 ** t)) / (tf.sqrt(second / (1 - _BETA_2 ** t)) + _EPSILON)
             moved = moved - self.learning_rate * step
-        return self.generator(moved, training=False)
+        return moved
 
 
 def refined_generator(generator: keras.Model, discriminator: keras.Model, *, steps: int,
                       learning_rate: float, quantile: float, noise: str, seed: int = 0
                       ) -> keras.Model:
-    """A model z -> refined G(z) with G's input, so grids, evaluation and `export` take it as G.
-    It shares G's and D's weights; `freeze_refinement` fixes its k before an export. Only for an
-    unconditional G and a D that scores single samples."""
-    if len(generator.inputs) != 1:
-        raise ValueError("refinement moves z of an unconditional G; this G takes a label too")
-    z = keras.Input(generator.inputs[0].shape[1:], name="z")
+    """G(z*) with G's inputs, so grids, evaluation and `export` take it as G. It shares G's and
+    D's weights; `freeze_refinement` fixes its k before an export. D must score single samples
+    (not PacGAN's packs)."""
+    inputs = [keras.Input(t.shape[1:], dtype=t.dtype, name=t.name) for t in generator.inputs]
     refinement = LatentRefinement(generator, discriminator, steps, learning_rate, quantile, noise,
                                   seed, name="latent_refinement")
-    return keras.Model(z, refinement(z), name=f"{generator.name}_refined")
+    if len(inputs) == 1:
+        return keras.Model(inputs[0], generator(refinement(inputs[0])),
+                           name=f"{generator.name}_refined")
+    z, label = inputs
+    return keras.Model(inputs, generator([refinement(inputs), label]),
+                       name=f"{generator.name}_refined")
 
 
 def freeze_refinement(model: keras.Model) -> None:

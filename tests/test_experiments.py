@@ -53,8 +53,6 @@ def test_vanilla_run_writes_every_output_and_the_sample_cli_reads_it(mnist_dir, 
      "--d_learning_rate_total_decay=8.0 and --d_learning_rate_decay=1.01 both set D's decay"),
     (["--refine_quantile=0"], "--refine_quantile=0.0: expected a quantile in (0, 1]"),
     (["--refine_steps=3", "--pack=2"], "it does not combine with --pack=2, whose D scores packs"),
-    (["--refine_steps=3", "--conditional=concat"],
-     "--refine_steps refines an unconditional G; not --conditional=concat"),
 ])
 def test_bad_input_is_one_line_and_status_2(mnist_dir, tmp_path, flags, message):
     run_dir = tmp_path / "run"

@@ -110,3 +110,28 @@ def test_a_finished_run_resumed_with_refinement_is_scored_and_exported_again(tmp
     loaded = [tf.saved_model.load(str(run_dir / name)) for name in ("generator", "generator_raw")]
     served, raw = (model.serving_default(z)["images"].numpy() for model in loaded)
     assert np.abs(served - raw).max() > 1e-4  # generator/ is refined, generator_raw/ is G
+
+
+def test_a_conditional_generator_is_refined_within_its_class_and_exports_its_classes(tmp_path):
+    from keras_gan.models import build_gan, num_classes
+
+    generator, discriminator = build_gan("pacgan_mlp_nobn", (2,), 2, conditional="projection",
+                                         num_classes=3)
+    model = refined_generator(generator, discriminator, steps=2, learning_rate=0.1,
+                              quantile=0.95, noise="normal")
+    assert num_classes(model) == 3
+    z = np.random.RandomState(0).randn(4, 2).astype(np.float32)
+    label = np.array([0, 1, 2, 1], np.int32)
+    refinement = model.get_layer("latent_refinement")
+    moved = refinement([z, label]).numpy()
+    assert np.abs(moved - z).max() > 1e-3
+    np.testing.assert_allclose(model([z, label]).numpy(),
+                               generator([moved, label], training=False).numpy(), rtol=1e-5)
+    freeze_refinement(model)
+    export.export_generator(model, str(tmp_path / "generator"), "normal", (-1.0, 1.0),
+                            [0.2, 0.3, 0.5])
+    loaded = tf.saved_model.load(str(tmp_path / "generator"))
+    assert export.num_classes(loaded) == 3
+    np.testing.assert_allclose(
+        loaded.serving_default(z=tf.constant(z), label=tf.constant(label))["images"].numpy(),
+        model([z, label]).numpy(), rtol=1e-5, atol=1e-6)

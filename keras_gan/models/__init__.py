@@ -178,5 +178,13 @@ def num_classes(generator: keras.Model) -> int:
     """The classes a conditional G draws (0 for an unconditional one)."""
     if not is_conditional(generator):
         return 0
-    return next(layer.num_tokens for layer in generator.layers
+    return next(layer.num_tokens for layer in _nested_layers(generator)
                 if isinstance(layer, keras.layers.CategoryEncoding))
+
+
+def _nested_layers(model: keras.Model):
+    """Every layer of `model`, those of the models inside it too (a refined G wraps G)."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _nested_layers(layer)
