@@ -93,9 +93,10 @@ def test_a_refined_generator_exports_and_serves_without_project_code(tmp_path):
 
 def test_a_finished_run_resumed_with_refinement_is_scored_and_exported_again(tmp_path):
     run_dir = tmp_path / "run"
-    common = ["--flagfile=experiments/configs/mixture_grid.cfg", f"--run_dir={run_dir}",
-              "--num_points=2000", "--max_steps=4", "--steps_per_call=2", "--eval_samples=300",
-              "--json"]
+    flags = ["--flagfile=experiments/configs/mixture_grid.cfg", "--num_points=2000",
+             "--max_steps=4", "--steps_per_call=2", "--sample_every=2", "--eval_samples=300",
+             "--json"]
+    common = [*flags, f"--run_dir={run_dir}"]
     first = run_module("experiments.mixture", *common)
     assert first.returncode == 0, first.stderr[-3000:]
     refined = run_module("experiments.mixture", *common, "--refine_steps=5")
@@ -110,6 +111,14 @@ def test_a_finished_run_resumed_with_refinement_is_scored_and_exported_again(tmp
     loaded = [tf.saved_model.load(str(run_dir / name)) for name in ("generator", "generator_raw")]
     served, raw = (model.serving_default(z)["images"].numpy() for model in loaded)
     assert np.abs(served - raw).max() > 1e-4  # generator/ is refined, generator_raw/ is G
+
+    # Refining from the start (a grid drawn by D at step 2) trains the same G.
+    scratch = run_module("experiments.mixture", *flags, f"--run_dir={tmp_path / 'scratch'}",
+                         "--refine_steps=5")
+    assert scratch.returncode == 0, scratch.stderr[-3000:]
+    assert json.loads(scratch.stdout.strip().splitlines()[-1]) == moved
+    assert ((tmp_path / "scratch" / "history.csv").read_text()
+            == (run_dir / "history.csv").read_text())
 
 
 def test_a_conditional_generator_is_refined_within_its_class_and_exports_its_classes(tmp_path):
