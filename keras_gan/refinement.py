@@ -74,8 +74,8 @@ class LatentRefinement(keras.layers.Layer):
         z, label = inputs if self.num_classes else (inputs, None)
         z = tf.cast(z, tf.float32)
         k = tf.cond(self.frozen_k > 0, lambda: tf.identity(self.frozen_k), self.lipschitz)
-        moved, first, second = z, tf.zeros_like(z), tf.zeros_like(z)
-        for t in range(1, self.steps + 1):
+
+        def adam_step(t, moved, first, second):
             with tf.GradientTape() as tape:
                 tape.watch(moved)
                 # The 1e-12 keeps the distance's gradient finite (zero) where z' = z.
@@ -85,7 +85,12 @@ class LatentRefinement(keras.layers.Layer):
             first = _BETA_1 * first + (1 - _BETA_1) * gradient
             second = _BETA_2 * second + (1 - _BETA_2) * tf.square(gradient)
             step = (first / (1 - _BETA_1 ** t)) / (tf.sqrt(second / (1 - _BETA_2 ** t)) + _EPSILON)
-            moved = moved - self.learning_rate * step
+            return t + 1, moved - self.learning_rate * step, first, second
+
+        # A loop in the graph, not unrolled: an export traces G and D's gradient once.
+        _, moved, _, _ = tf.while_loop(
+            lambda t, *_: t <= self.steps, adam_step,
+            (tf.constant(1.0), z, tf.zeros_like(z), tf.zeros_like(z)))
         return moved
 
 
