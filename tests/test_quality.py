@@ -1,5 +1,5 @@
 """Real training to quality on MNIST from ../shared/data/mnist: slow, run with
-`python -m pytest -m slow` (about 2 minutes on 2 cores)."""
+`python -m pytest -m slow` (about 4 minutes on 2 cores)."""
 import json
 import os
 
