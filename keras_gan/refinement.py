@@ -74,6 +74,7 @@ class LatentRefinement(keras.layers.Layer):
         z, label = inputs if self.num_classes else (inputs, None)
         z = tf.cast(z, tf.float32)
         k = tf.cond(self.frozen_k > 0, lambda: tf.identity(self.frozen_k), self.lipschitz)
+        k = tf.maximum(k, 1e-12)  # a D flat over most pairs (k = 0) would make the cost NaN
 
         def adam_step(t, moved, first, second):
             with tf.GradientTape() as tape:
@@ -106,8 +107,7 @@ def refined_generator(generator: keras.Model, discriminator: keras.Model, *, ste
     if len(inputs) == 1:
         return keras.Model(inputs[0], generator(refinement(inputs[0])),
                            name=f"{generator.name}_refined")
-    z, label = inputs
-    return keras.Model(inputs, generator([refinement(inputs), label]),
+    return keras.Model(inputs, generator([refinement(inputs), inputs[1]]),
                        name=f"{generator.name}_refined")
 
 

@@ -144,3 +144,12 @@ def test_a_conditional_generator_is_refined_within_its_class_and_exports_its_cla
     np.testing.assert_allclose(
         loaded.serving_default(z=tf.constant(z), label=tf.constant(label))["images"].numpy(),
         model([z, label]).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_flat_discriminator_leaves_every_sample_where_it_is():
+    # k = 0 (D gives every pair the same logit): no NaN, nothing to move towards.
+    generator, discriminator = linear(A, "g"), linear(np.zeros((2, 1), np.float32), "d")
+    model = refined_generator(generator, discriminator, steps=3, learning_rate=0.1,
+                              quantile=0.95, noise="normal")
+    z = np.random.RandomState(2).randn(4, 2).astype(np.float32)
+    np.testing.assert_allclose(model(z).numpy(), z @ A, rtol=1e-6)
