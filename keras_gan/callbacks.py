@@ -18,6 +18,7 @@ from absl import logging
 from tensorflow.core.framework import summary_pb2
 
 from keras_gan import atomic, plotting
+from keras_gan.refinement import calibrated_once
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,8 +334,9 @@ class EvaluationCallback(keras.callbacks.Callback):
                             class_shares(self.class_prior, self.num_samples)) if classes else None)
         batch = lambda i: (z[i:i + 1000] if labels is None  # noqa: E731
                            else [z[i:i + 1000], labels[i:i + 1000]])
-        images = np.concatenate([np.asarray(self.generator(batch(i), training=False))
-                                 for i in range(0, self.num_samples, 1000)])
+        with calibrated_once(self.generator):
+            images = np.concatenate([np.asarray(self.generator(batch(i), training=False))
+                                     for i in range(0, self.num_samples, 1000)])
         self.scores = self.evaluate(images, labels)
         scores = {k: v for k, v in self.scores.items() if isinstance(v, (int, float))}
         # Undefined scores (None) keep their column empty, so every row has the same columns.

@@ -8,12 +8,15 @@ D(G(.)) in z: a sample moves only as far as D's gain pays for the distance, so s
 mode barely move and thread samples slide onto one. No retraining, only D kept beside G.
 
 k is the `quantile` of |D(G(a)) - D(G(b))| / ||a - b|| over fixed random pairs of noise,
-recomputed from the current G and D at every call while training changes them, and fixed by
-`freeze` for an export, so serving one sample does not pay for 4,096 calibration samples.
+recomputed from the current G and D at every call while training changes them, held for the
+batches of one evaluation by `calibrated_once`, and fixed by `freeze` for an export, so serving
+one sample does not pay for 4,096 calibration samples.
 Tanaka takes the maximum (quantile 1), which the one steepest pair decides: on the 2-D grid's
 tuning run the steepest pair, across a thread, was 230x the 95th percentile.
 """
 from __future__ import annotations
+
+import contextlib
 
 import keras
 import tensorflow as tf
@@ -114,3 +117,20 @@ def refined_generator(generator: keras.Model, discriminator: keras.Model, *, ste
 def freeze_refinement(model: keras.Model) -> None:
     """Fixes the k of a `refined_generator` (see `LatentRefinement.freeze`)."""
     model.get_layer("latent_refinement").freeze()
+
+
+@contextlib.contextmanager
+def calibrated_once(model: keras.Model):
+    """Within, a `refined_generator`'s k is estimated once, so the batches of one evaluation share
+    it (and do not each pay for its 4,096 calibration samples); after, k follows training again
+    (or stays frozen if it was). Any other model passes through."""
+    layers = [layer for layer in model.layers if isinstance(layer, LatentRefinement)]
+    previous = [layer.frozen_k.numpy() for layer in layers]
+    for layer, k in zip(layers, previous):
+        if not k:
+            layer.freeze()
+    try:
+        yield
+    finally:
+        for layer, k in zip(layers, previous):
+            layer.frozen_k.assign(k)

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from keras_gan import export
 from keras_gan.inputs import sample_noise
-from keras_gan.refinement import LatentRefinement, freeze_refinement, refined_generator
+from keras_gan.refinement import (LatentRefinement, calibrated_once, freeze_refinement,
+                                  refined_generator)
 from tests.conftest import run_module
 
 A = np.array([[1.0, 0.5], [-0.5, 2.0]], np.float32)  # G(z) = z A
@@ -153,3 +154,32 @@ def test_a_flat_discriminator_leaves_every_sample_where_it_is():
                               quantile=0.95, noise="normal")
     z = np.random.RandomState(2).randn(4, 2).astype(np.float32)
     np.testing.assert_allclose(model(z).numpy(), z @ A, rtol=1e-6)
+
+
+def test_an_evaluation_estimates_k_once_and_then_k_follows_training_again(tmp_path, monkeypatch):
+    from keras_gan.callbacks import EvaluationCallback
+
+    calls = []
+    lipschitz = LatentRefinement.lipschitz
+    monkeypatch.setattr(LatentRefinement, "lipschitz",
+                        lambda self: calls.append(1) or lipschitz(self))
+    model = refined_generator(linear(A, "g"), linear(W, "d"), steps=2, learning_rate=0.1,
+                              quantile=0.95, noise="normal")
+    z = np.random.RandomState(3).randn(4, 2).astype(np.float32)
+    unfrozen = model(z).numpy()
+    assert len(calls) == 1  # every call estimates k while training goes on
+    callback = EvaluationCallback(model, lambda samples, labels: {"n": len(samples)}, "normal",
+                                  [], 3000, 0, str(tmp_path / "eval.csv"), str(tmp_path / "tb"))
+    callback.on_train_begin()
+    callback.on_train_batch_end(0)
+    callback.on_train_end()
+    assert callback.scores == {"n": 3000} and len(calls) == 2  # 3 batches, one estimate
+    refinement = model.get_layer("latent_refinement")
+    assert refinement.frozen_k.numpy() == 0
+    np.testing.assert_allclose(model(z).numpy(), unfrozen, rtol=1e-6)
+    assert len(calls) == 3
+    freeze_refinement(model)
+    k = refinement.frozen_k.numpy()
+    with calibrated_once(model):
+        model(z)
+    assert refinement.frozen_k.numpy() == k > 0 and len(calls) == 4  # an export's k stays
