@@ -6,15 +6,19 @@
 Runs the program after `--` once per seed (`--seed=S --run_dir=OUT/seed_S --json` appended), each
 in its own process, and reads the JSON object its last stdout line prints. A seed's scores are
 kept in OUT/seed_S/scores.json as soon as it finishes, so an interrupted table resumes where it
-stopped (a half-trained seed resumes from its checkpoint). OUT/summary.json holds every seed and
-the mean, standard error (std / sqrt(n)), min and max of each numeric score; stdout ends with a
-Markdown table header and one row of `mean ± s.e.` per score.
+stopped (a half-trained seed resumes from its checkpoint). OUT/summary.json holds every finished
+seed in OUT, also those another `--first_seed` range ran there (so two processes can share a
+table), and the mean, standard error (std / sqrt(n)), min and max of each numeric score; it is
+rewritten as each seed finishes. It also records the program, and another program for the same
+OUT fails at once: a finished seed is never rerun, so its scores would silently join another
+recipe's. stdout ends with a Markdown table header and one row of `mean ± s.e.` per score.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -72,15 +76,14 @@ def last_json_line(stdout: str, command: Sequence[str]) -> Dict[str, float]:
     return scores
 
 
-def run_seed(program: Sequence[str], seed: int, out: str) -> Dict[str, float]:
+def run_seed(program: Sequence[str], seed: int, out: str) -> None:
+    """Runs one seed into OUT/seed_S and keeps its scores there; a finished seed is left as is."""
     run_dir = os.path.join(out, f"seed_{seed}")
     scores_path = os.path.join(run_dir, "scores.json")
     if os.path.exists(scores_path):
-        with open(scores_path) as stream:
-            return json.load(stream)
+        return
     command = [sys.executable, "-m", *program, f"--seed={seed}", f"--run_dir={run_dir}", "--json"]
     logging.info("seed %d: %s", seed, " ".join(command))
-    os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, f"seed_{seed}.log"), "ab") as log:
         finished = subprocess.run(command, stdout=subprocess.PIPE, stderr=log)
     if finished.returncode:
@@ -89,7 +92,38 @@ def run_seed(program: Sequence[str], seed: int, out: str) -> Dict[str, float]:
     scores = last_json_line(finished.stdout.decode(), command)
     atomic.write_text(scores_path, json.dumps(scores, indent=2) + "\n")
     logging.info("seed %d: %s", seed, json.dumps(scores))
-    return scores
+
+
+def finished_seeds(out: str) -> Dict[int, Dict[str, float]]:
+    """The scores of every seed in `out` that has finished, by seed."""
+    per_seed = {}
+    for name in os.listdir(out):
+        match = re.fullmatch(r"seed_(\d+)", name)
+        path = os.path.join(out, name, "scores.json")
+        if match and os.path.exists(path):
+            with open(path) as stream:
+                per_seed[int(match[1])] = json.load(stream)
+    return dict(sorted(per_seed.items()))
+
+
+def check_same_program(out: str, program: Sequence[str]) -> None:
+    path = os.path.join(out, "summary.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as stream:
+        recorded = json.load(stream)["command"]
+    if recorded != list(program):
+        raise KerasGanError(f"--out={out} holds seeds of `{' '.join(recorded)}`, not "
+                            f"`{' '.join(program)}`: pass a new --out (finished seeds are not "
+                            f"rerun, so their scores would join this recipe's)")
+
+
+def write_summary(out: str, program: Sequence[str]) -> Dict[str, Dict[str, float]]:
+    per_seed = finished_seeds(out)
+    summary = summarise(per_seed)
+    atomic.write_text(os.path.join(out, "summary.json"), json.dumps(
+        {"command": list(program), "seeds": per_seed, "summary": summary}, indent=2) + "\n")
+    return summary
 
 
 @exit_on_user_error
@@ -105,11 +139,12 @@ def main(argv: List[str]) -> None:
         raise KerasGanError("--out: expected a folder for the seeds' run directories")
     if FLAGS.seeds < 1:
         raise KerasGanError(f"--seeds={FLAGS.seeds}: expected at least 1")
-    seeds = range(FLAGS.first_seed, FLAGS.first_seed + FLAGS.seeds)
-    per_seed = {seed: run_seed(program, seed, FLAGS.out) for seed in seeds}
-    summary = summarise(per_seed)
-    atomic.write_text(os.path.join(FLAGS.out, "summary.json"), json.dumps(
-        {"command": program, "seeds": per_seed, "summary": summary}, indent=2) + "\n")
+    check_same_program(FLAGS.out, program)
+    os.makedirs(FLAGS.out, exist_ok=True)
+    write_summary(FLAGS.out, program)  # records the program before the first seed runs
+    for seed in range(FLAGS.first_seed, FLAGS.first_seed + FLAGS.seeds):
+        run_seed(program, seed, FLAGS.out)
+        summary = write_summary(FLAGS.out, program)
     print(markdown_header(summary), flush=True)
     print(markdown_row(os.path.basename(os.path.normpath(FLAGS.out)), summary), flush=True)
 

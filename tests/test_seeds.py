@@ -68,8 +68,23 @@ def test_a_failing_seed_stops_with_its_log_and_keeps_the_finished_ones(fake_prog
                         "fake_program", "--fail_seed=1", env=fake_program)
     assert result.returncode == 2
     assert "seed 1 exited with status 3" in result.stderr and "seed_1.log" in result.stderr
-    assert os.path.exists(os.path.join(out, "seed_0", "scores.json"))
-    assert not os.path.exists(os.path.join(out, "summary.json"))
+    summary = json.load(open(os.path.join(out, "summary.json")))  # the finished seed's
+    assert list(summary["seeds"]) == ["0"] and summary["summary"]["modes"]["n"] == 1
+
+
+def test_two_seed_ranges_share_one_table_and_another_recipe_is_refused(fake_program, tmp_path):
+    out = str(tmp_path / "table")
+    for first in (2, 0):  # as two processes would, one after the other here
+        result = run_module("experiments.seeds", f"--out={out}", "--seeds=2",
+                            f"--first_seed={first}", "--", "fake_program", env=fake_program)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "| table | 7.5 ± 0.65 |"  # seeds 0-3: 6, 7, 8, 9
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert list(summary["seeds"]) == ["0", "1", "2", "3"]
+    result = run_module("experiments.seeds", f"--out={out}", "--seeds=5", "--",
+                        "fake_program", "--epochs=3", env=fake_program)
+    assert result.returncode == 2 and "holds seeds of `fake_program`" in result.stderr
+    assert sorted(_calls(tmp_path)) == ["0", "1", "2", "3"]  # seed 4 did not run
 
 
 @pytest.mark.parametrize("args, message", [
