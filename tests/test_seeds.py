@@ -11,12 +11,18 @@ from tests.conftest import REPO, run_module
 # A stand-in for a training program: its score is a function of --seed, and every call is
 # counted in calls.txt beside it, so a test sees which seeds really ran.
 FAKE_PROGRAM = '''
-import json, os, sys
+import json, os, sys, time
 args = dict(arg[2:].split("=", 1) for arg in sys.argv[1:] if "=" in arg)
-with open(os.path.join(os.path.dirname(__file__), "calls.txt"), "a") as calls:
+here = os.path.dirname(__file__)
+with open(os.path.join(here, "calls.txt"), "a") as calls:
     calls.write(args["seed"] + "\\n")
+start = time.time()
 if args.get("fail_seed") == args["seed"]:
     sys.exit(3)
+time.sleep(float(args.get("sleep", 0)))
+with open(os.path.join(here, "spans.txt"), "a") as spans:
+    threads = os.environ.get("TF_NUM_INTRAOP_THREADS")
+    spans.write(f"{args['seed']} {start} {time.time()} {threads}\\n")
 os.makedirs(args["run_dir"], exist_ok=True)
 print("progress line")
 print(json.dumps({"modes": 6 + int(args["seed"]), "reverse_kl": None, "name": "x"}))
@@ -31,6 +37,12 @@ def fake_program(tmp_path):
 
 def _calls(tmp_path):
     return (tmp_path / "calls.txt").read_text().split()
+
+
+def _spans(tmp_path):
+    """seed -> (start, end, TF_NUM_INTRAOP_THREADS) of each seed that ran to the end."""
+    rows = [line.split() for line in (tmp_path / "spans.txt").read_text().splitlines()]
+    return {int(seed): (float(start), float(end), threads) for seed, start, end, threads in rows}
 
 
 def test_summarise_gives_mean_standard_error_min_and_max():
@@ -87,10 +99,31 @@ def test_two_seed_ranges_share_one_table_and_another_recipe_is_refused(fake_prog
     assert sorted(_calls(tmp_path)) == ["0", "1", "2", "3"]  # seed 4 did not run
 
 
+def test_parallel_seeds_overlap_with_a_share_of_the_cores_and_a_failure_starts_no_more(
+        fake_program, tmp_path):
+    out = str(tmp_path / "table")
+    result = run_module("experiments.seeds", f"--out={out}", "--seeds=2", "--parallel=2", "--",
+                        "fake_program", "--sleep=3", env=fake_program)
+    assert result.returncode == 0, result.stderr[-3000:]
+    spans = _spans(tmp_path)
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # both ran at once
+    assert spans[0][2] == str(max(1, len(os.sched_getaffinity(0)) // 2))
+    assert result.stdout.splitlines()[-1] == "| table | 6.5 ± 0.5 |"
+
+    out = str(tmp_path / "failing")
+    result = run_module("experiments.seeds", f"--out={out}", "--seeds=4", "--parallel=2", "--",
+                        "fake_program", "--sleep=3", "--fail_seed=0", env=fake_program)
+    assert result.returncode == 2 and "seed 0 exited with status 3" in result.stderr
+    assert sorted(_calls(tmp_path)[2:]) == ["0", "1"]  # seeds 2 and 3 never started
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert list(summary["seeds"]) == ["1"]  # seed 1, running at the failure, finished and counts
+
+
 @pytest.mark.parametrize("args, message", [
     (["--out=x"], "expected the program and its flags after `--`"),
     (["--out=x", "--", "fake_program", "--seed=3"], "set per seed by experiments.seeds"),
     (["--", "fake_program"], "--out: expected a folder"),
+    (["--out=x", "--parallel=0", "--", "fake_program"], "--parallel=0: expected at least 1"),
 ])
 def test_bad_invocations_are_one_line(fake_program, args, message):
     result = run_module("experiments.seeds", *args, env=fake_program)
