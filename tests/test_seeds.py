@@ -22,7 +22,8 @@ if args.get("fail_seed") == args["seed"]:
 time.sleep(float(args.get("sleep", 0)))
 with open(os.path.join(here, "spans.txt"), "a") as spans:
     threads = os.environ.get("TF_NUM_INTRAOP_THREADS")
-    spans.write(f"{args['seed']} {start} {time.time()} {threads}\\n")
+    cores = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    spans.write(f"{args['seed']} {start} {time.time()} {threads} {cores}\\n")
 os.makedirs(args["run_dir"], exist_ok=True)
 print("progress line")
 print(json.dumps({"modes": 6 + int(args["seed"]), "reverse_kl": None, "name": "x"}))
@@ -40,9 +41,10 @@ def _calls(tmp_path):
 
 
 def _spans(tmp_path):
-    """seed -> (start, end, TF_NUM_INTRAOP_THREADS) of each seed that ran to the end."""
+    """seed -> (start, end, TF_NUM_INTRAOP_THREADS, cores) of each seed that ran to the end."""
     rows = [line.split() for line in (tmp_path / "spans.txt").read_text().splitlines()]
-    return {int(seed): (float(start), float(end), threads) for seed, start, end, threads in rows}
+    return {int(seed): (float(start), float(end), threads, set(cores.split(",")))
+            for seed, start, end, threads, cores in rows}
 
 
 def test_summarise_gives_mean_standard_error_min_and_max():
@@ -54,6 +56,13 @@ def test_summarise_gives_mean_standard_error_min_and_max():
     assert (summary["modes"]["min"], summary["modes"]["max"]) == (6, 8)
     assert summary["kl"]["mean"] == pytest.approx(0.4) and summary["kl"]["n"] == 2
     assert seeds.markdown_row("ring", summary) == "| ring | 0.4 ± 0.1 | 7 ± 0.58 |"
+
+
+def test_shares_split_the_cores_into_disjoint_pinned_sets(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {8, 3, 5, 4, 6}, raising=False)
+    assert seeds.shares(1) == [seeds.Share()]  # one at a time: TensorFlow's own default
+    assert seeds.shares(2) == [seeds.Share(2, (3, 4)), seeds.Share(2, (5, 6))]
+    assert seeds.shares(6) == [seeds.Share(1)] * 6  # more seeds than cores: not pinned
 
 
 def test_runs_each_seed_keeps_its_scores_and_resumes_without_rerunning(fake_program, tmp_path):
@@ -107,7 +116,11 @@ def test_parallel_seeds_overlap_with_a_share_of_the_cores_and_a_failure_starts_n
     assert result.returncode == 0, result.stderr[-3000:]
     spans = _spans(tmp_path)
     assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # both ran at once
-    assert spans[0][2] == str(max(1, len(os.sched_getaffinity(0)) // 2))
+    cores = len(os.sched_getaffinity(0))
+    assert spans[0][2] == spans[1][2] == str(max(1, cores // 2))
+    if cores >= 2:  # each pinned to its own half of the cores
+        assert len(spans[0][3]) == len(spans[1][3]) == cores // 2
+        assert not spans[0][3] & spans[1][3]
     assert result.stdout.splitlines()[-1] == "| table | 6.5 ± 0.5 |"
 
     out = str(tmp_path / "failing")
