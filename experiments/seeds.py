@@ -42,8 +42,8 @@ from keras_gan.errors import KerasGanError, exit_on_user_error
 flags.DEFINE_string("out", None, "Folder of the seeds' run directories and summary.json.")
 flags.DEFINE_integer("seeds", 10, "How many seeds to run.")
 flags.DEFINE_integer("first_seed", 0, "The first seed; the others follow it.")
-flags.DEFINE_integer("parallel", 1, "How many seeds run at once, each with an equal share of the "
-                     "cores as TensorFlow threads.")
+flags.DEFINE_integer("parallel", 1, "How many seeds run at once, each pinned to an equal share "
+                     "of the cores with as many TensorFlow threads.")
 FLAGS = flags.FLAGS
 
 _OWN_FLAGS = ("--seed=", "--run_dir=", "--json")

@@ -114,9 +114,14 @@ def refined_generator(generator: keras.Model, discriminator: keras.Model, *, ste
                        name=f"{generator.name}_refined")
 
 
+def _refinement(model: keras.Model) -> LatentRefinement | None:
+    """The refinement layer of a `refined_generator`; None for any other model."""
+    return next((layer for layer in model.layers if isinstance(layer, LatentRefinement)), None)
+
+
 def freeze_refinement(model: keras.Model) -> None:
     """Fixes the k of a `refined_generator` (see `LatentRefinement.freeze`)."""
-    model.get_layer("latent_refinement").freeze()
+    _refinement(model).freeze()
 
 
 @contextlib.contextmanager
@@ -124,13 +129,14 @@ def calibrated_once(model: keras.Model):
     """Within, a `refined_generator`'s k is estimated once, so the batches of one evaluation share
     it (and do not each pay for its 4,096 calibration samples); after, k follows training again
     (or stays frozen if it was). Any other model passes through."""
-    layers = [layer for layer in model.layers if isinstance(layer, LatentRefinement)]
-    previous = [layer.frozen_k.numpy() for layer in layers]
-    for layer, k in zip(layers, previous):
-        if not k:
-            layer.freeze()
+    refinement = _refinement(model)
+    if refinement is None:
+        yield
+        return
+    previous = refinement.frozen_k.numpy()
+    if not previous:
+        refinement.freeze()
     try:
         yield
     finally:
-        for layer, k in zip(layers, previous):
-            layer.frozen_k.assign(k)
+        refinement.frozen_k.assign(previous)
