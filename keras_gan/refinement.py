@@ -121,7 +121,10 @@ def _refinement(model: keras.Model) -> LatentRefinement | None:
 
 def freeze_refinement(model: keras.Model) -> None:
     """Fixes the k of a `refined_generator` (see `LatentRefinement.freeze`)."""
-    _refinement(model).freeze()
+    refinement = _refinement(model)
+    if refinement is None:
+        raise ValueError(f"{model.name} is not a refined_generator: it has no refinement to freeze")
+    refinement.freeze()
 
 
 @contextlib.contextmanager

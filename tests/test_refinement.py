@@ -3,6 +3,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_gan import export
@@ -154,6 +155,11 @@ def test_a_flat_discriminator_leaves_every_sample_where_it_is():
                               quantile=0.95, noise="normal")
     z = np.random.RandomState(2).randn(4, 2).astype(np.float32)
     np.testing.assert_allclose(model(z).numpy(), z @ A, rtol=1e-6)
+
+
+def test_freezing_a_generator_that_does_not_refine_says_so():
+    with pytest.raises(ValueError, match="g is not a refined_generator"):
+        freeze_refinement(linear(A, "g"))
 
 
 def test_an_evaluation_estimates_k_once_and_then_k_follows_training_again(tmp_path, monkeypatch):
