@@ -258,21 +258,12 @@ def _check_refinement_flags() -> None:
 
 @dataclasses.dataclass
 class Setup:
-    """What a program needs to train: the trainer, its data and how long an epoch is."""
+    """What a program needs to train: the compiled GAN, its data and how long an epoch is."""
 
-    strategy: object
-    trainer: object
+    gan: object  # keras_gan.GAN
     data: object  # keras_gan.data.LabelledImages
-    stream: object  # keras_gan.inputs.StreamSpec
     value_range: tuple
     steps_per_epoch: int
-
-    def distributed_stream(self, start_step: int):
-        from keras_gan import inputs
-
-        return self.strategy.distribute_datasets_from_function(
-            lambda context: inputs.training_stream(
-                self.data, self.stream, start_step * FLAGS.d_steps, context))
 
 
 def load_data(split: str, image_size: int | None):
@@ -298,30 +289,19 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
     import numpy as np
 
     from keras_gan import data, inputs, models
+    from keras_gan.gan import GAN
     from keras_gan.strategy import make_strategy
-    from keras_gan.trainer import GANTrainer, TrainerConfig
 
     check_flags()
     models.check_architecture(FLAGS.architecture, image_size)
     value_range = data.parse_value_range(FLAGS.value_range)
     strategy = strategy or make_strategy(FLAGS.strategy)
     policy = precision_policy()
-    config = TrainerConfig(
-        global_batch_size=FLAGS.batch_size, objective=FLAGS.objective, g_loss=FLAGS.g_loss,
-        penalty=FLAGS.penalty, penalty_weight=FLAGS.penalty_weight, pack=FLAGS.pack,
-        g_top_k=FLAGS.g_top_k, g_top_k_decay=FLAGS.g_top_k_decay,
-        g_ema_decay=FLAGS.g_ema_decay, g_ema_warmup=FLAGS.g_ema_warmup, d_style=FLAGS.d_style,
-        loss_scale=FLAGS.loss_scale if policy == "mixed_float16" else 0.0,
-        loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
-        d_reduction=FLAGS.d_reduction, order=FLAGS.order, d_steps=FLAGS.d_steps,
-        steps_per_call=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
     training = load(FLAGS.train_split)
     steps_per_epoch = inputs.batches_per_epoch(len(training), FLAGS.batch_size) // FLAGS.d_steps
     if steps_per_epoch < 1:
         raise KerasGanError(f"--batch_size={FLAGS.batch_size} x --d_steps={FLAGS.d_steps} is more "
                             f"than the {len(training)} training images")
-    # --g_top_k_decay is per epoch (the paper's); the trainer decays per G step.
-    config = dataclasses.replace(config, g_top_k_decay=FLAGS.g_top_k_decay ** (1 / steps_per_epoch))
     if FLAGS.conditional != "none" and not training.num_classes:
         raise KerasGanError(f"--conditional={FLAGS.conditional}: the training data has no labels "
                             f"(an --image_dir needs class subfolders)")
@@ -333,16 +313,24 @@ def prepare(load: LoadData, image_size: int | None, strategy=None) -> Setup:
         logging.info("--mixed_precision=%s: %s on this machine", FLAGS.mixed_precision, policy)
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(FLAGS.seed)
-    trainer = GANTrainer(
-        lambda: models.build_gan(FLAGS.architecture, training.images.shape[1:], FLAGS.z_dim,
-                                 pixel_mean, FLAGS.spectral_norm, FLAGS.conditional, num_classes,
-                                 FLAGS.pack),
-        lambda: (_optimizer("g", steps_per_epoch),
-                 _optimizer("d", steps_per_epoch * FLAGS.d_steps)),
-        config, strategy)
-    stream = inputs.StreamSpec(FLAGS.batch_size, FLAGS.z_dim, FLAGS.noise, value_range,
-                               _real_label_range(), FLAGS.seed, conditional=bool(num_classes))
-    return Setup(strategy, trainer, training, stream, value_range, steps_per_epoch)
+    with strategy.scope():
+        generator, discriminator = models.build_gan(
+            FLAGS.architecture, training.images.shape[1:], FLAGS.z_dim, pixel_mean,
+            FLAGS.spectral_norm, FLAGS.conditional, num_classes, FLAGS.pack)
+        gan = GAN(generator, discriminator, value_range=value_range, noise=FLAGS.noise,
+                  num_classes=num_classes or None)
+        gan.compile(
+            _optimizer("g", steps_per_epoch), _optimizer("d", steps_per_epoch * FLAGS.d_steps),
+            objective=FLAGS.objective, g_loss=FLAGS.g_loss, penalty=FLAGS.penalty,
+            penalty_weight=FLAGS.penalty_weight, g_ema_decay=FLAGS.g_ema_decay,
+            g_ema_warmup=FLAGS.g_ema_warmup, real_label=_real_label_range(),
+            d_steps=FLAGS.d_steps, order=FLAGS.order, d_style=FLAGS.d_style,
+            d_reduction=FLAGS.d_reduction, pack=FLAGS.pack, g_top_k=FLAGS.g_top_k,
+            g_top_k_decay=FLAGS.g_top_k_decay,
+            loss_scale=FLAGS.loss_scale if policy == "mixed_float16" else 0.0,
+            loss_scale_growth_interval=FLAGS.loss_scale_growth_interval,
+            steps_per_execution=FLAGS.steps_per_call, jit_compile=FLAGS.jit_compile)
+    return Setup(gan, training, value_range, steps_per_epoch)
 
 
 def run(load: LoadData, image_size: int | None, *,
@@ -385,12 +373,10 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     import json
 
     import numpy as np
-    import tensorflow as tf
 
-    from keras_gan import atomic, callbacks, export, inputs, metrics, models, run_directory
+    from keras_gan import atomic, callbacks, inputs, metrics, run_directory
 
-    trainer, value_range, steps_per_epoch = setup.trainer, setup.value_range, setup.steps_per_epoch
-    class_prior = setup.data.class_frequencies if models.num_classes(trainer.generator) else []
+    gan, value_range, steps_per_epoch = setup.gan, setup.value_range, setup.steps_per_epoch
     total_steps = FLAGS.epochs * steps_per_epoch
     if FLAGS.max_steps:
         total_steps = min(total_steps, FLAGS.max_steps)
@@ -402,59 +388,56 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     changeable = tuple(name for name in CHANGEABLE_ON_RESUME
                        if not (name == "epochs" and _decays_over_run()))
     changes = run_directory.check_resumable_flags(FLAGS.run_dir, FLAGS, changeable)
-    restored = run_directory.restore_newest(checkpoints, trainer.restore)
+    backup = callbacks.BackupAndRestore(checkpoints, FLAGS.checkpoint_every,
+                                        FLAGS.keep_checkpoints, flag="--run_dir")
+    restored = backup.restore(gan)
     if restored:
         from keras_gan.optimizers import reset_constant_learning_rate
 
-        reset_constant_learning_rate(trainer.g_optimizer, FLAGS.g_learning_rate)
-        reset_constant_learning_rate(trainer.d_optimizer, FLAGS.d_learning_rate)
-        logging.info("resumed from %s at step %d", restored, trainer.step.numpy())
-    manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoints,
-                                         max_to_keep=FLAGS.keep_checkpoints)
-    start_step = int(trainer.step.numpy())
+        reset_constant_learning_rate(gan.trainer.g_optimizer, FLAGS.g_learning_rate)
+        reset_constant_learning_rate(gan.trainer.d_optimizer, FLAGS.d_learning_rate)
+        logging.info("resumed from %s at step %d", restored, gan.trainer.step.numpy())
+    start_step = int(gan.trainer.step.numpy())
     run_directory.record_flags(FLAGS.run_dir, FLAGS)
     run_directory.record_flag_changes(FLAGS.run_dir, changes, start_step)
 
-    dataset = setup.distributed_stream(start_step)
     fixed = callbacks.FixedInputs.draw(FLAGS.sample_count, FLAGS.z_dim, FLAGS.noise,
-                                       models.num_classes(trainer.generator), FLAGS.seed)
-    sampler = _sampler(trainer)
+                                       gan.num_classes, FLAGS.seed)
+    sampler = _sampler(gan)
     run_callbacks = callbacks.standard_callbacks(
-        FLAGS.run_dir, sampler, fixed, value_range, manager,
+        FLAGS.run_dir, sampler, fixed, value_range, backup,
         global_batch_size=FLAGS.batch_size, steps_per_epoch=steps_per_epoch,
-        start_step=start_step, total_steps=total_steps, sample_every=FLAGS.sample_every,
-        log_every=FLAGS.log_every, checkpoint_every=FLAGS.checkpoint_every,
-        metric_names=trainer.metric_names, smoothing=FLAGS.curve_smoothing,
+        total_steps=total_steps, sample_every=FLAGS.sample_every, log_every=FLAGS.log_every,
+        metric_names=gan.metric_names, smoothing=FLAGS.curve_smoothing,
         grid_history=FLAGS.grid_history, draw_samples=draw_samples)
     if evaluate is None and FLAGS.eval_every_epochs:
         evaluate = _mnist_evaluation(load, value_range)
+    class_prior = setup.data.class_frequencies if gan.conditional else []
     evaluation = evaluate and callbacks.EvaluationCallback(
         sampler, evaluate, FLAGS.noise, class_prior, FLAGS.eval_samples,
         FLAGS.eval_every_epochs, os.path.join(FLAGS.run_dir, "eval_history.csv"),
         os.path.join(FLAGS.run_dir, "tensorboard"), FLAGS.seed)
     if evaluation:
         run_callbacks.append(evaluation)
-    with _stop_on_signals(trainer.combined) as interrupted:
-        trainer.fit(dataset, steps_per_epoch, total_steps, run_callbacks,
-                    boundaries=(FLAGS.sample_every, FLAGS.checkpoint_every))
+    with _stop_on_signals(gan) as interrupted:
+        gan.fit(setup.data, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs, verbose=0,
+                callbacks=run_callbacks, seed=FLAGS.seed, max_steps=FLAGS.max_steps or None)
     if FLAGS.refine_steps:
         from keras_gan.refinement import freeze_refinement
 
         freeze_refinement(sampler)
-    export.export_generator(sampler, os.path.join(FLAGS.run_dir, "generator"), FLAGS.noise,
-                            value_range, class_prior)
-    if sampler is not trainer.generator:
-        export.export_generator(trainer.generator, os.path.join(FLAGS.run_dir, "generator_raw"),
-                                FLAGS.noise, value_range, class_prior)
+    gan.export(os.path.join(FLAGS.run_dir, "generator"), generator=sampler)
+    if sampler is not gan.generator:
+        gan.export(os.path.join(FLAGS.run_dir, "generator_raw"), generator=gan.generator)
     if interrupted:
         logging.warning("interrupted at step %d: checkpoint and outputs written; rerun the same "
-                        "command to resume", trainer.step.numpy())
+                        "command to resume", gan.trainer.step.numpy())
         raise SystemExit(130)
     if FLAGS.eval_d_accuracy:
         test = load("test")
         real = inputs.scale_images(test.images, value_range).numpy()
-        labels = test.labels.astype(np.int32) if trainer.conditional else None
-        accuracy = metrics.discriminator_accuracy(trainer.discriminator, trainer.generator, real,
+        labels = test.labels.astype(np.int32) if gan.conditional else None
+        accuracy = metrics.discriminator_accuracy(gan.discriminator, gan.generator, real,
                                                   FLAGS.noise, seed=FLAGS.seed, labels=labels)
         atomic.write_text(os.path.join(FLAGS.run_dir, "d_accuracy.json"),
                           json.dumps(accuracy, indent=2) + "\n")
@@ -464,14 +447,14 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate) -> dict:
     return evaluation.scores if evaluation else {}
 
 
-def _sampler(trainer):
+def _sampler(gan):
     """The G that grids, evaluation and generator/ use: the EMA of G when kept, refined by D
     with --refine_steps."""
     if not FLAGS.refine_steps:
-        return trainer.sampling_generator
+        return gan.sampling_generator
     from keras_gan.refinement import refined_generator
 
-    return refined_generator(trainer.sampling_generator, trainer.discriminator,
+    return refined_generator(gan.sampling_generator, gan.discriminator,
                              steps=FLAGS.refine_steps, learning_rate=FLAGS.refine_learning_rate,
                              quantile=FLAGS.refine_quantile, noise=FLAGS.noise, seed=FLAGS.seed)
 

@@ -1,7 +1,9 @@
-"""Keras callbacks the trainer drives: grids, CSV, curves, progress, TensorBoard, checkpoints.
+"""Keras callbacks for `keras_gan.GAN.fit`: grids, CSV, curves, progress, TensorBoard,
+checkpoints.
 
-`GANTrainer.fit` calls `on_train_batch_end(step, logs)` with the zero-based global step, so
-"after step N" below means `step + 1 == N`.
+`fit` calls them as `keras.Model.fit` does (the batch index within its epoch); the ones here
+that act every N steps count global training steps, resumed runs included (`StepCallback`), so
+"after step N" below means N steps since the run's first.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from absl import logging
 from tensorflow.core.framework import summary_pb2
 
 from keras_gan import atomic, plotting
+from keras_gan.errors import KerasGanError
 from keras_gan.refinement import calibrated_once
 
 
@@ -64,6 +67,25 @@ def write_image_summary(writer, name: str, png_path: str, step: int) -> None:
     writer.flush()
 
 
+class StepCallback(keras.callbacks.Callback):
+    """A callback that knows the global step: `fit` passes the step training starts at to
+    `on_train_begin`, and every `on_train_batch_end` is one step more. Subclasses act in
+    `on_step_end(step, logs)` and call `super().on_train_begin(logs)` if they override it."""
+
+    step = None  # steps completed; None until the first step of a fresh run
+    boundary = 0  # a fused call of several steps never crosses a multiple of this (0: none)
+
+    def on_train_begin(self, logs=None):
+        self.step = resumed_step(logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = (self.step or 0) + 1
+        self.on_step_end(self.step, logs or {})
+
+    def on_step_end(self, step: int, logs: dict) -> None:
+        pass
+
+
 def resumed_step(logs) -> int | None:
     """The step training starts at (`fit` passes it to `on_train_begin`), None for a fresh run. A
     run resumed at its last step trains nothing but is still drawn and scored at the end (e.g.
@@ -71,41 +93,75 @@ def resumed_step(logs) -> int | None:
     return int((logs or {}).get("step", 0)) or None
 
 
-class SampleGrid(keras.callbacks.Callback):
-    """Writes a PNG of G(fixed inputs) every `every_n_steps` steps and at the end, drawn by
-    `draw(path, samples)` (an image grid, or a scatter plot for 2-D points), and shows it in
-    TensorBoard under `samples` when given a `logdir`."""
+class SampleGrid(StepCallback):
+    """Writes a PNG of G's samples from fixed inputs to `directory` every `every_n_steps` steps
+    (0: at every epoch end) and at the end, and shows it in TensorBoard under `samples` when
+    given a `logdir`.
 
-    def __init__(self, generator: keras.Model, fixed_inputs, directory: str,
-                 draw: Callable[[str, np.ndarray], None], every_n_steps: int,
-                 logdir: str | None = None):
+    By default it needs nothing else: G is the model's sampling generator (the average of G's
+    weights when kept), the inputs are `count` fixed noise vectors (for a conditional G one row
+    per class) and the picture an image grid in the model's value range, or a scatter plot of
+    2-D points. `generator`, `fixed_inputs` (a `FixedInputs`) and `draw(path, samples)` replace
+    these.
+    """
+
+    def __init__(self, directory: str, every_n_steps: int = 0, count: int = 25, seed: int = 0,
+                 logdir: str | None = None, generator: keras.Model | None = None,
+                 fixed_inputs: "FixedInputs | None" = None,
+                 draw: Callable[[str, np.ndarray], None] | None = None):
         super().__init__()
-        self.generator, self.fixed_inputs, self.directory = generator, fixed_inputs, directory
-        self.draw, self.every_n_steps, self.logdir = draw, every_n_steps, logdir
+        self.directory, self.every_n_steps = directory, every_n_steps
+        self.count, self.seed, self.logdir = count, seed, logdir
+        self.generator, self.fixed_inputs, self.draw = generator, fixed_inputs, draw
+        self.boundary = every_n_steps
         self._last_written = None
-        self._last_step = None
         self._writer = None
 
+    def _complete(self) -> None:
+        """Fills in what was not given from the model (a `keras_gan.GAN`)."""
+        gan = self.model
+        self.generator = self.generator or gan.sampling_generator
+        if self.fixed_inputs is None:
+            self.fixed_inputs = FixedInputs.draw(self.count, gan.z_dim, gan.noise,
+                                                 gan.num_classes, self.seed)
+        if self.draw is None:
+            self.draw = default_drawing(gan.value_range, self.fixed_inputs.columns)
+
     def write(self, step: int) -> str:
+        self._complete()
         path = os.path.join(self.directory, f"step_{step:07d}.png")
-        self.draw(path, np.asarray(self.generator(self.fixed_inputs, training=False)))
+        self.draw(path, np.asarray(self.generator(self.fixed_inputs.inputs, training=False)))
         if self.logdir:
             self._writer = self._writer or tf.summary.create_file_writer(self.logdir)
             write_image_summary(self._writer, "samples", path, step)
         self._last_written = step
         return path
 
-    def on_train_begin(self, logs=None):
-        self._last_step = resumed_step(logs)
+    def on_step_end(self, step, logs):
+        if self.every_n_steps and step % self.every_n_steps == 0:
+            self.write(step)
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._last_step = batch + 1
-        if self.every_n_steps and self._last_step % self.every_n_steps == 0:
-            self.write(self._last_step)
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.every_n_steps and self.step is not None:
+            self.write(self.step)
 
     def on_train_end(self, logs=None):
-        if self._last_step is not None and self._last_written != self._last_step:
-            self.write(self._last_step)
+        if self.step is not None and self._last_written != self.step:
+            self.write(self.step)
+
+
+def default_drawing(value_range: Tuple[float, float], columns: int | None = None
+                    ) -> Callable[[str, np.ndarray], None]:
+    """How samples are pictured unless said otherwise: an image grid in `value_range`, or a
+    scatter plot when the samples are 2-D points."""
+
+    def draw(path: str, samples: np.ndarray) -> None:
+        if samples.ndim == 2 and samples.shape[1] == 2:
+            plotting.write_scatter(path, samples)
+        else:
+            plotting.write_grid(path, samples, value_range, columns)
+
+    return draw
 
 
 class GridHistory(keras.callbacks.Callback):
@@ -128,32 +184,33 @@ class GridHistory(keras.callbacks.Callback):
                             columns=len(self._rows[0]))
 
 
-class StepCSVLogger(keras.callbacks.Callback):
-    """Appends one CSV row per training step: the trainer's `metric_names` (losses, D(x),
-    D(G(z)) before and after D's update, and what the objective adds).
+class StepCSVLogger(StepCallback):
+    """Appends one CSV row per training step: `names` (losses, D(x), D(G(z)) before and after
+    D's update, and whatever the objective logs).
 
     On a resumed run, rows past the restored step (written after the last checkpoint) are dropped
     first, so the file continues exactly where the weights do.
     """
 
-    def __init__(self, path: str, start_step: int, names: Sequence[str]):
+    def __init__(self, path: str, names: Sequence[str]):
         super().__init__()
-        self.path, self.start_step, self.names = path, start_step, tuple(names)
+        self.path, self.names = path, tuple(names)
         self._descriptor = None
 
     def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
         header = ",".join(("step", *self.names)) + "\n"
         kept = header
         if os.path.exists(self.path):
             with open(self.path) as stream:
                 rows = stream.read().splitlines()[1:]
             kept += "".join(row + "\n" for row in rows if row.split(",")[0].isdigit()
-                            and int(row.split(",")[0]) <= self.start_step)
+                            and int(row.split(",")[0]) <= (self.step or 0))
         atomic.write_text(self.path, kept)
         self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
-    def on_train_batch_end(self, batch, logs=None):
-        row = ",".join([str(batch + 1)] + [f"{logs[name]:.6g}" for name in self.names]) + "\n"
+    def on_step_end(self, step, logs):
+        row = ",".join([str(step)] + [f"{logs[name]:.6g}" for name in self.names]) + "\n"
         os.write(self._descriptor, row.encode())  # one write per row: never a half row
 
     def on_train_end(self, logs=None):
@@ -181,8 +238,10 @@ class LossCurves(keras.callbacks.Callback):
         history = read_history(self.csv_path)
         if not history or not len(history["step"]):
             return
-        panels = [{label: history[name] for name, label in labels.items() if name in history}
-                  for labels in self._PANELS]
+        losses, outputs = self._PANELS
+        panels = [{label: history[name] for name, label in losses.items() if name in history},
+                  {outputs.get(name, name): history[name] for name in history
+                   if name != "step" and name not in losses}]
         plotting.write_curves(self.png_path, history["step"], panels,
                               ["losses", "discriminator outputs"], self.smoothing)
 
@@ -192,8 +251,8 @@ class LossCurves(keras.callbacks.Callback):
                 "divergence": "mean D(x) / (D(x) + D(G(z)))"})
 
 
-class ProgressLogger(keras.callbacks.Callback):
-    """Logs epoch, step, losses and images/s every `every_n_steps` steps."""
+class ProgressLogger(StepCallback):
+    """Logs epoch, step, every logged value and images/s every `every_n_steps` steps."""
 
     def __init__(self, global_batch_size: int, steps_per_epoch: int, total_steps: int,
                  every_n_steps: int):
@@ -202,8 +261,7 @@ class ProgressLogger(keras.callbacks.Callback):
         self.total_steps, self.every_n_steps = total_steps, every_n_steps
         self._clock = self._clock_step = None
 
-    def on_train_batch_end(self, batch, logs=None):
-        step = batch + 1
+    def on_step_end(self, step, logs):
         if self._clock is None:
             self._clock, self._clock_step = time.perf_counter(), step
         if step % self.every_n_steps and step != self.total_steps:
@@ -211,14 +269,12 @@ class ProgressLogger(keras.callbacks.Callback):
         now = time.perf_counter()
         rate = (step - self._clock_step) * self.global_batch_size / max(now - self._clock, 1e-9)
         self._clock, self._clock_step = now, step
-        logging.info(
-            "epoch %d step %d/%d  d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f/%.3f  "
-            "%.0f images/s", (step - 1) // self.steps_per_epoch + 1, step, self.total_steps,
-            logs["d_loss"], logs["g_loss"], logs["d_real"], logs["d_fake"], logs["d_fake_after"],
-            rate)
+        values = "  ".join(f"{name} {value:.4g}" for name, value in logs.items())
+        logging.info("epoch %d step %d/%d  %s  %.0f images/s",
+                     (step - 1) // self.steps_per_epoch + 1, step, self.total_steps, values, rate)
 
 
-class ScalarSummaries(keras.callbacks.Callback):
+class ScalarSummaries(StepCallback):
     """Writes the step metrics to TensorBoard every `every_n_steps` steps.
 
     TensorFlow 2.21 no longer ships the `tensorboard` package that `tf.summary.scalar` lives in,
@@ -235,11 +291,12 @@ class ScalarSummaries(keras.callbacks.Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
         self._writer = tf.summary.create_file_writer(self.logdir)
 
-    def on_train_batch_end(self, batch, logs=None):
-        if (batch + 1) % self.every_n_steps == 0:
-            with self._writer.as_default(step=batch + 1):
+    def on_step_end(self, step, logs):
+        if step % self.every_n_steps == 0:
+            with self._writer.as_default(step=step):
                 for name, value in logs.items():
                     tf.summary.write(name, tf.constant(value, tf.float32),
                                      metadata=self._METADATA)
@@ -248,29 +305,55 @@ class ScalarSummaries(keras.callbacks.Callback):
         self._writer.flush()
 
 
-class Checkpointer(keras.callbacks.Callback):
-    """Saves through a `tf.train.CheckpointManager` every `every_n_steps` steps and at the end."""
+class BackupAndRestore(StepCallback):
+    """Checkpoints everything training needs (G, D, G's weight average, both optimisers, the
+    step) to `directory` every `every_n_steps` steps and at the end, keeping the newest `keep`.
 
-    def __init__(self, manager: tf.train.CheckpointManager, every_n_steps: int):
+    `GAN.fit` calls `restore` before its first step: the newest checkpoint that restores is
+    loaded (an unreadable one is reported and skipped for an older one, and left on disk), so
+    rerunning the same script continues at the step it stopped at, with the same noise and
+    batches as an uninterrupted run. Keras's own BackupAndRestore saves Keras's model state
+    only, not both optimisers and the training stream's position.
+    """
+
+    def __init__(self, directory: str, every_n_steps: int = 1000, keep: int = 3,
+                 flag: str | None = None):
         super().__init__()
-        self.manager, self.every_n_steps = manager, every_n_steps
-        self._last_step = self._saved_step = None
+        self.flag = flag or f"directory={directory}"  # how errors name the directory
+        if every_n_steps < 1 or keep < 1:
+            raise KerasGanError(f"every_n_steps={every_n_steps}, keep={keep}: expected positive "
+                                f"integers")
+        self.directory, self.every_n_steps, self.keep = directory, every_n_steps, keep
+        self.boundary = every_n_steps
+        self.manager = None
+        self.restored = None
+        self._saved_step = None
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._last_step = batch + 1
-        if self.every_n_steps and self._last_step % self.every_n_steps == 0:
+    def restore(self, gan) -> str | None:
+        """Loads the newest usable checkpoint into `gan` (once); its path, or None."""
+        if self.manager is None:
+            from keras_gan import run_directory
+
+            self.restored = run_directory.restore_newest(self.directory, gan.trainer.restore,
+                                                         flag=self.flag)
+            self.manager = tf.train.CheckpointManager(gan.trainer.checkpoint, self.directory,
+                                                      max_to_keep=self.keep)
+        return self.restored
+
+    def on_step_end(self, step, logs):
+        if step % self.every_n_steps == 0:
             self.save()
 
     def save(self) -> None:
-        if self._last_step is not None and self._saved_step != self._last_step:
-            self.manager.save(checkpoint_number=self._last_step)
-            self._saved_step = self._last_step
+        if self.step is not None and self._saved_step != self.step:
+            self.manager.save(checkpoint_number=self.step)
+            self._saved_step = self.step
 
     def on_train_end(self, logs=None):
         self.save()
 
 
-class EvaluationCallback(keras.callbacks.Callback):
+class EvaluationCallback(StepCallback):
     """Scores G's samples every `every_n_epochs` epochs (0: only at the end) and at the end with
     `evaluate(samples, labels)`, a function of G's outputs (and for a conditional G the labels
     they were drawn for: class by class in shares of `class_prior`, the training data's class
@@ -289,26 +372,23 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.generator, self.evaluate, self.class_prior = generator, evaluate, class_prior
         self.noise, self.num_samples, self.every_n_epochs = noise, num_samples, every_n_epochs
         self.csv_path, self.logdir, self.seed = csv_path, logdir, seed
-        self._step = self._evaluated_step = None
+        self._evaluated_step = None
         self._writer = None
         self.scores = {}
 
     def on_train_begin(self, logs=None):
-        self._step = resumed_step(logs)
+        super().on_train_begin(logs)
         self._writer = tf.summary.create_file_writer(self.logdir)
         previous = read_history(self.csv_path) if os.path.exists(self.csv_path) else {}
         earlier = previous.get("train_seconds", np.zeros(0))
         self._clock = time.perf_counter() - (float(earlier[-1]) if len(earlier) else 0.0)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._step = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_n_epochs and (epoch + 1) % self.every_n_epochs == 0:
             self.run(epoch + 1)
 
     def on_train_end(self, logs=None):
-        if self._step is not None and self._evaluated_step != self._step:
+        if self.step is not None and self._evaluated_step != self.step:
             self.run(None)
 
     def _append_row(self, row: dict) -> None:
@@ -340,7 +420,7 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.scores = self.evaluate(images, labels)
         scores = {k: v for k, v in self.scores.items() if isinstance(v, (int, float))}
         # Undefined scores (None) keep their column empty, so every row has the same columns.
-        row = {"step": self._step, "epoch": epoch if epoch is not None else "",
+        row = {"step": self.step, "epoch": epoch if epoch is not None else "",
                "train_seconds": round(time.perf_counter() - self._clock, 1),
                **{k: "" if v is None else v for k, v in self.scores.items()
                   if v is None or isinstance(v, (int, float))}}
@@ -349,39 +429,38 @@ class EvaluationCallback(keras.callbacks.Callback):
         plotting.write_evaluation_curves(
             os.path.splitext(self.csv_path)[0] + ".png", history,
             [name for name in history if name not in self._NOT_DRAWN])
-        with self._writer.as_default(step=self._step):
+        with self._writer.as_default(step=self.step):
             for name, value in scores.items():
                 tf.summary.write(f"eval/{name}", tf.constant(float(value)),
                                  metadata=ScalarSummaries._METADATA)
         self._writer.flush()
-        self._evaluated_step = self._step
-        logging.info("evaluation at step %d: %s", self._step,
+        self._evaluated_step = self.step
+        logging.info("evaluation at step %d: %s", self.step,
                      "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
         return scores
 
 
 def standard_callbacks(run_dir: str, generator: keras.Model, fixed: FixedInputs,
-                       value_range: Tuple[float, float], manager: tf.train.CheckpointManager,
-                       *, global_batch_size: int, steps_per_epoch: int, start_step: int,
-                       total_steps: int, sample_every: int, log_every: int, checkpoint_every: int,
-                       metric_names: Sequence[str], smoothing: int = 0,
-                       grid_history: bool = False,
+                       value_range: Tuple[float, float], backup: BackupAndRestore,
+                       *, global_batch_size: int, steps_per_epoch: int, total_steps: int,
+                       sample_every: int, log_every: int, metric_names: Sequence[str],
+                       smoothing: int = 0, grid_history: bool = False,
                        draw_samples: Callable[[str, np.ndarray], None] | None = None
-                       ) -> Sequence[keras.callbacks.Callback]:
+                       ) -> list:
     """The callbacks every experiment writes its run directory with. `draw_samples(path,
     samples)` pictures G's fixed-input samples; by default an image grid in `value_range`."""
     csv_path = os.path.join(run_dir, "history.csv")
-    draw = draw_samples or (lambda path, images: plotting.write_grid(path, images, value_range,
-                                                                     fixed.columns))
+    draw = draw_samples or default_drawing(value_range, fixed.columns)
     history = [GridHistory(generator, fixed.history_row(),
                            os.path.join(run_dir, "grid_history.png"), value_range)
                ] if grid_history else []
     return history + [
-        StepCSVLogger(csv_path, start_step, metric_names),
-        SampleGrid(generator, fixed.inputs, os.path.join(run_dir, "samples"), draw, sample_every,
-                   os.path.join(run_dir, "tensorboard")),
+        StepCSVLogger(csv_path, metric_names),
+        SampleGrid(os.path.join(run_dir, "samples"), sample_every,
+                   logdir=os.path.join(run_dir, "tensorboard"), generator=generator,
+                   fixed_inputs=fixed, draw=draw),
         ScalarSummaries(os.path.join(run_dir, "tensorboard"), log_every),
         ProgressLogger(global_batch_size, steps_per_epoch, total_steps, log_every),
-        Checkpointer(manager, checkpoint_every),
+        backup,
         LossCurves(csv_path, os.path.join(run_dir, "loss_curves.png"), smoothing),
     ]

@@ -58,18 +58,46 @@ def batches_per_epoch(num_examples: int, global_batch_size: int) -> int:
     return num_examples // global_batch_size
 
 
-def training_stream(data: LabelledImages | np.ndarray, spec: StreamSpec, start_index: int = 0,
-                    input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-    """Infinite stream of per-replica elements {real, real_labels, z_d, z_g, alpha}, from
-    `start_index` on; `alpha` ~ U[0, 1] per example mixes real and fake for a gradient penalty.
-    A conditional stream adds `labels`, the real batch's classes, which G's fakes are also asked
-    for (so D sees both halves with one label distribution, the data's).
+def example_batches(data: LabelledImages, global_batch_size: int, seed: int,
+                    start_batch: int = 0) -> tf.data.Dataset:
+    """Infinite global batches of `data`'s rows (uint8 images, image paths or float vectors) and
+    labels (-1 where the data has none), from batch `start_batch` on. Epoch e is the stateless
+    permutation (seed, e) cut into full batches, so any batch is found without replaying the
+    ones before it."""
+    num_examples = len(data)
+    steps_per_epoch = batches_per_epoch(num_examples, global_batch_size)
+    streamed = isinstance(data.images, ImageFiles)
+    all_rows = tf.constant(data.images.paths if streamed else data.images)
+    all_labels = tf.constant(np.full(num_examples, -1) if data.labels is None else data.labels,
+                             tf.int32)
+    seed = tf.constant(seed, tf.int64)
 
-    In-memory images are gathered from one constant; `ImageFiles` are read and decoded here,
-    only the rows of this pipeline's replicas, in parallel over elements.
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(num_examples, dtype=tf.int64), seed=tf.stack([seed, epoch]))
+        order = tf.reshape(order[: steps_per_epoch * global_batch_size],
+                           [steps_per_epoch, global_batch_size])
+        return tf.data.Dataset.from_tensor_slices(order)
 
-    Each global element is cut into contiguous per-replica slices; an input pipeline yields the
-    slices of its own replicas in replica order, as `distribute_datasets_from_function` expects.
+    start_epoch, skip = divmod(start_batch, steps_per_epoch)
+    return (tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max)
+            .flat_map(epoch_batches).skip(skip)
+            .map(lambda ids: (tf.gather(all_rows, ids), tf.gather(all_labels, ids))))
+
+
+def training_elements(batches: tf.data.Dataset, spec: StreamSpec, start_index: int = 0,
+                      input_context: tf.distribute.InputContext | None = None,
+                      prepare=None) -> tf.data.Dataset:
+    """Per-replica elements {real, real_labels, z_d, z_g, alpha} (and `labels` when
+    conditional) from global `batches` of (examples, labels), the first being element
+    `start_index`; `alpha` ~ U[0, 1] per example mixes real and fake for a gradient penalty.
+    `labels` are the real batch's classes, which G's fakes are also asked for (so D sees both
+    halves with one label distribution, the data's).
+
+    Each global batch is cut into contiguous per-replica slices; an input pipeline keeps the
+    slices of its own replicas, in replica order, as `distribute_datasets_from_function`
+    expects, and only then runs `prepare` (decoding files) on its rows. uint8 examples are
+    scaled to the value range; anything else is cast to float32 as it is.
     """
     num_pipelines = input_context.num_input_pipelines if input_context else 1
     pipeline_id = input_context.input_pipeline_id if input_context else 0
@@ -78,48 +106,42 @@ def training_stream(data: LabelledImages | np.ndarray, spec: StreamSpec, start_i
     replicas_here = spec.global_batch_size // (per_replica * num_pipelines)
     rows = slice(pipeline_id * replicas_here * per_replica,
                  (pipeline_id + 1) * replicas_here * per_replica)
-
-    data = data if isinstance(data, LabelledImages) else LabelledImages(data)
-    num_examples = len(data)
-    steps_per_epoch = batches_per_epoch(num_examples, spec.global_batch_size)
-    streamed = isinstance(data.images, ImageFiles)
-    all_images = tf.constant(data.images.paths if streamed else data.images)
-    all_labels = tf.constant(data.labels, tf.int32) if spec.conditional else None
     seed = tf.constant(spec.seed, tf.int64)
 
-    def epoch_batches(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(num_examples, dtype=tf.int64), seed=tf.stack([seed, epoch]))
-        order = tf.reshape(order[: steps_per_epoch * spec.global_batch_size],
-                           [steps_per_epoch, spec.global_batch_size])
-        return tf.data.Dataset.from_tensor_slices(order)
-
-    def element(index, ids):
+    def element(index, batch):
+        examples, labels = batch
         z_d_seed, z_g_seed, label_seed, alpha_seed = tf.unstack(
             tf.random.experimental.stateless_split(tf.stack([seed + 1, index]), num=4))
-        batch = spec.global_batch_size
-        z_d = sample_noise([batch, spec.z_dim], spec.noise, z_d_seed)[rows]
-        z_g = sample_noise([batch, spec.z_dim], spec.noise, z_g_seed)[rows]
-        labels = tf.random.stateless_uniform([batch], label_seed, *spec.real_label)[rows]
-        alpha = tf.random.stateless_uniform([batch], alpha_seed)[rows]
-        real = tf.gather(all_images, ids[rows])
-        if streamed:
-            real = tf.map_fn(data.images.decode, real, fn_output_signature=tf.uint8)
-        # uint8 images are scaled to the value range; float data (2-D points) is used as is.
-        real = (scale_images(real, spec.value_range) if data.images.dtype == np.uint8
+        size = spec.global_batch_size
+        z_d = sample_noise([size, spec.z_dim], spec.noise, z_d_seed)[rows]
+        z_g = sample_noise([size, spec.z_dim], spec.noise, z_g_seed)[rows]
+        real_labels = tf.random.stateless_uniform([size], label_seed, *spec.real_label)[rows]
+        alpha = tf.random.stateless_uniform([size], alpha_seed)[rows]
+        real = examples[rows]
+        if prepare is not None:
+            real = prepare(real)
+        real = (scale_images(real, spec.value_range) if real.dtype == tf.uint8
                 else tf.cast(real, tf.float32))
         split = lambda t: tf.reshape(t, [replicas_here, per_replica, *t.shape[1:]])  # noqa: E731
-        element = {"real": split(real), "real_labels": split(labels), "z_d": split(z_d),
+        element = {"real": split(real), "real_labels": split(real_labels), "z_d": split(z_d),
                    "z_g": split(z_g), "alpha": split(alpha)}
         if spec.conditional:
-            element["labels"] = split(tf.gather(all_labels, ids[rows]))
+            element["labels"] = split(tf.cast(labels[rows], tf.int32))
         return element
 
-    start_epoch, skip = divmod(start_index, steps_per_epoch)
-    index_batches = (tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max)
-                     .flat_map(epoch_batches).skip(skip))
     indices = tf.data.Dataset.range(start_index, np.iinfo(np.int64).max)
-    return (tf.data.Dataset.zip(indices, index_batches)
+    return (tf.data.Dataset.zip(indices, batches)
             .map(element, num_parallel_calls=tf.data.AUTOTUNE)
             .unbatch()
             .prefetch(tf.data.AUTOTUNE))
+
+
+def training_stream(data: LabelledImages | np.ndarray, spec: StreamSpec, start_index: int = 0,
+                    input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """The training elements of in-memory or on-disk `data` (`training_elements` of its
+    `example_batches`): everything random about element i is a function of (seed, i)."""
+    data = data if isinstance(data, LabelledImages) else LabelledImages(data)
+    decode = ((lambda paths: tf.map_fn(data.images.decode, paths, fn_output_signature=tf.uint8))
+              if isinstance(data.images, ImageFiles) else None)
+    batches = example_batches(data, spec.global_batch_size, spec.seed, start_index)
+    return training_elements(batches, spec, start_index, input_context, prepare=decode)

@@ -1,15 +1,19 @@
-"""The adversarial game as a choice: objectives and penalties behind one signature.
+"""The adversarial game as a choice: objectives behind one signature, found by name.
 
-An `Objective` maps D's raw outputs (a logit or a critic value, per example) to D's per-example
-losses on the real and the fake half and G's per-example loss, and names the summaries it logs.
-A `Penalty` adds a per-example regulariser of D's input gradients to D's loss. The trainer calls
-only these (compare_gan's `loss_lib` / `penalty_lib` seam), so a new game is one registry entry.
-Formulas: SPEC section 8.
+An objective maps D's raw outputs (a logit or a critic value, per example) to D's per-example
+losses on the real and the fake half and G's per-example loss, and names the values it logs.
+The trainer calls only these (compare_gan's `loss_lib` seam), so a new game is one registration:
+
+    @keras_gan.objectives.register("my_least_squares")
+    def my_least_squares(real_logits, fake_logits):
+        return (real_logits - 1) ** 2 + fake_logits ** 2, (fake_logits - 1) ** 2
+
+An objective that logs values of its own subclasses `Objective`. Formulas and sources:
+docs/objectives.md.
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
+import inspect
 from typing import Callable, Dict, Tuple
 
 import tensorflow as tf
@@ -32,103 +36,170 @@ def bce_with_logits(labels, logits) -> Tensor:
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
-@dataclasses.dataclass(frozen=True)
 class Objective:
-    """One GAN game.
+    """One GAN game; subclass it for an objective that logs more than D's outputs.
 
-    d_losses(real_out, fake_out, real_labels) -> (real_losses, fake_losses), per example;
-    g_losses(fake_out) -> per example; summaries(real_out, fake_out) -> per-example values named
-    `summary_names`, averaged over the global batch and logged: `d_real` and `d_fake` are D(x)
-    and D(G(z)) as probabilities for bce, raw outputs for the others. `fake_summary` is `d_fake`
-    for G's step, logged as `d_fake_after`.
+    `d_losses(real, fake, real_labels)` gives D's per-example losses on the real and the fake
+    half (`real_labels` are the real half's targets, below 1 with one-sided label smoothing, for
+    objectives with `smooths_labels`); `g_losses(fake)` G's per-example loss. `summaries(real,
+    fake)` gives per-example values named `summary_names`, averaged over the global batch and
+    logged after every step; `fake_summary(fake)` is `d_fake` in G's step (`d_fake_after`).
     """
 
-    name: str
-    d_losses: Callable[[Tensor, Tensor, Tensor], Tuple[Tensor, Tensor]]
-    g_losses: Callable[[Tensor], Tensor]
-    summaries: Callable[[Tensor, Tensor], Dict[str, Tensor]]
-    summary_names: Tuple[str, ...]
-    fake_summary: Callable[[Tensor], Tensor]
-    smooths_labels: bool = False
+    name = "objective"
+    smooths_labels = False
+    summary_names: Tuple[str, ...] = ("d_real", "d_fake")
+
+    def d_losses(self, real: Tensor, fake: Tensor, real_labels: Tensor
+                 ) -> Tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def g_losses(self, fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def summaries(self, real: Tensor, fake: Tensor) -> Dict[str, Tensor]:
+        return {"d_real": _flat(real), "d_fake": _flat(fake)}
+
+    def fake_summary(self, fake: Tensor) -> Tensor:
+        return _flat(fake)
 
     @property
     def metric_names(self) -> Tuple[str, ...]:
         return ("d_loss", "g_loss", *self.summary_names, "d_fake_after")
 
 
-PROBABILITY_SUMMARIES = ("d_real", "d_fake", "divergence")
-RAW_SUMMARIES = ("d_real", "d_fake")
-
-
-def _probability_summaries(real, fake) -> Dict[str, Tensor]:
-    real_p, fake_p = tf.sigmoid(_flat(real)), tf.sigmoid(_flat(fake))
-    # The heuristic GAN's "divergence": mean of D(x) / (D(x) + D(G(z))), pairwise (SPEC 3.4).
-    return {"d_real": real_p, "d_fake": fake_p, "divergence": real_p / (real_p + fake_p)}
-
-
-def _raw_summaries(real, fake) -> Dict[str, Tensor]:
-    return {"d_real": _flat(real), "d_fake": _flat(fake)}
-
-
-def bce(g_loss: str = "non_saturating") -> Objective:
+class BCE(Objective):
     """Goodfellow et al. 2014, eq. 1: D maximises log D(x) + log(1 - D(G(z))), real labels
     smoothed one-sidedly; G minimises log(1 - D(G(z))) (`minimax`) or -log D(G(z))
-    (`non_saturating`, the paper's section 3 heuristic)."""
-    if g_loss not in G_LOSSES:
-        raise KerasGanError(f"--g_loss={g_loss}: expected one of {', '.join(G_LOSSES)}")
-    g_losses = ((lambda fake: -bce_with_logits(0.0, fake)) if g_loss == "minimax"
-                else (lambda fake: bce_with_logits(1.0, fake)))
-    return Objective(
-        "bce", lambda real, fake, labels: (bce_with_logits(labels, real),
-                                           bce_with_logits(0.0, fake)),
-        g_losses, _probability_summaries, PROBABILITY_SUMMARIES,
-        lambda fake: tf.sigmoid(_flat(fake)), smooths_labels=True)
+    (`non_saturating`, the paper's section 3 heuristic). Logs D's outputs as probabilities and
+    the heuristic GAN's `divergence`, the mean of D(x) / (D(x) + D(G(z))) over pairs."""
+
+    name, smooths_labels = "bce", True
+    summary_names = ("d_real", "d_fake", "divergence")
+
+    def __init__(self, g_loss: str = "non_saturating"):
+        if g_loss not in G_LOSSES:
+            raise KerasGanError(f"g_loss={g_loss}: expected one of {', '.join(G_LOSSES)}")
+        self.g_loss = g_loss
+
+    def d_losses(self, real, fake, real_labels):
+        return bce_with_logits(real_labels, real), bce_with_logits(0.0, fake)
+
+    def g_losses(self, fake):
+        if self.g_loss == "minimax":
+            return -bce_with_logits(0.0, fake)
+        return bce_with_logits(1.0, fake)
+
+    def summaries(self, real, fake):
+        real_p, fake_p = tf.sigmoid(_flat(real)), tf.sigmoid(_flat(fake))
+        return {"d_real": real_p, "d_fake": fake_p, "divergence": real_p / (real_p + fake_p)}
+
+    def fake_summary(self, fake):
+        return tf.sigmoid(_flat(fake))
 
 
-def least_squares() -> Objective:
+class LeastSquares(Objective):
     """Mao et al. 2017, eq. 2 with a = 0, b = 1 (the real target; smoothed labels replace it),
     c = 1: L_D = 1/2 (d(x) - b)^2 + 1/2 d(G(z))^2, L_G = 1/2 (d(G(z)) - 1)^2."""
-    return Objective(
-        "least_squares",
-        lambda real, fake, labels: (0.5 * tf.square(_flat(real) - labels),
-                                    0.5 * tf.square(_flat(fake))),
-        lambda fake: 0.5 * tf.square(_flat(fake) - 1.0), _raw_summaries, RAW_SUMMARIES, _flat,
-        smooths_labels=True)
+
+    name, smooths_labels = "least_squares", True
+
+    def d_losses(self, real, fake, real_labels):
+        return 0.5 * tf.square(_flat(real) - real_labels), 0.5 * tf.square(_flat(fake))
+
+    def g_losses(self, fake):
+        return 0.5 * tf.square(_flat(fake) - 1.0)
 
 
-def hinge() -> Objective:
+class Hinge(Objective):
     """Lim & Ye 2017; Miyato et al. 2018, eq. 16-17: L_D = relu(1 - d(x)) + relu(1 + d(G(z))),
     L_G = -d(G(z))."""
-    return Objective(
-        "hinge", lambda real, fake, labels: (tf.nn.relu(1.0 - _flat(real)),
-                                             tf.nn.relu(1.0 + _flat(fake))),
-        lambda fake: -_flat(fake), _raw_summaries, RAW_SUMMARIES, _flat)
+
+    name = "hinge"
+
+    def d_losses(self, real, fake, real_labels):
+        return tf.nn.relu(1.0 - _flat(real)), tf.nn.relu(1.0 + _flat(fake))
+
+    def g_losses(self, fake):
+        return -_flat(fake)
 
 
-def wasserstein() -> Objective:
+class Wasserstein(Objective):
     """Arjovsky et al. 2017, eq. 3: the critic maximises d(x) - d(G(z)); G minimises -d(G(z)).
-    Needs a Lipschitz critic: a penalty or spectral norm, and usually `--d_steps=5`."""
-    return Objective(
-        "wasserstein", lambda real, fake, labels: (-_flat(real), _flat(fake)),
-        lambda fake: -_flat(fake), _raw_summaries, RAW_SUMMARIES, _flat)
+    Needs a Lipschitz critic: a penalty or spectral norm, and usually `d_steps=5`."""
+
+    name = "wasserstein"
+
+    def d_losses(self, real, fake, real_labels):
+        return -_flat(real), _flat(fake)
+
+    def g_losses(self, fake):
+        return -_flat(fake)
+
+
+class FunctionObjective(Objective):
+    """An objective from one function `(real_logits, fake_logits) -> (d_loss, g_loss)`, per
+    example. D's loss is the function's whole per-example D loss (counted as the real half's;
+    `d_reduction="mean"` halves it as it does the built-ins' two halves). G's step has no real
+    logits: G's loss is taken with zeros in their place, so it must not depend on them."""
+
+    def __init__(self, name: str, function: Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]):
+        self.name, self.function = name, function
+
+    def _losses(self, real, fake):
+        d_loss, g_loss = self.function(_flat(real), _flat(fake))
+        return _flat(d_loss), _flat(g_loss)
+
+    def d_losses(self, real, fake, real_labels):
+        d_loss, _ = self._losses(real, fake)
+        return d_loss, tf.zeros_like(d_loss)
+
+    def g_losses(self, fake):
+        return self._losses(tf.zeros_like(_flat(fake)), fake)[1]
 
 
 OBJECTIVES: Dict[str, Callable[..., Objective]] = {
-    "bce": bce, "least_squares": least_squares, "hinge": hinge, "wasserstein": wasserstein}
+    "bce": BCE, "least_squares": LeastSquares, "hinge": Hinge, "wasserstein": Wasserstein}
+bce = BCE  # the paper's objective by its usual name
+
+
+def register(name: str):
+    """Decorator: makes an objective available as `objective=name` (and `--objective=name`).
+
+    On a function `(real_logits, fake_logits) -> (d_loss, g_loss)`, per example; or on an
+    `Objective` subclass (built with no arguments) for an objective with its own logged values.
+    """
+    if not name.isidentifier():
+        raise KerasGanError(f"objective name {name!r}: expected a Python identifier")
+
+    def add(target):
+        if inspect.isclass(target):
+            if not issubclass(target, Objective):
+                raise KerasGanError(f"objective {name!r}: {target.__name__} is not a subclass of "
+                                    f"keras_gan.objectives.Objective")
+            target.name = name
+            OBJECTIVES[name] = target
+        elif callable(target):
+            OBJECTIVES[name] = lambda: FunctionObjective(name, target)
+        else:
+            raise KerasGanError(f"objective {name!r}: expected a function or an Objective class")
+        return target
+
+    return add
 
 
 def make_objective(name: str, g_loss: str = "non_saturating",
                    real_label: Tuple[float, float] = (1.0, 1.0)) -> Objective:
-    """The named objective; options it cannot use fail with one line naming the flag."""
+    """The named objective; options it cannot use fail with one line naming the parameter."""
     if name not in OBJECTIVES:
-        raise KerasGanError(f"--objective={name}: expected one of {', '.join(OBJECTIVES)}")
+        raise KerasGanError(f"objective={name}: expected one of {', '.join(OBJECTIVES)}")
     if name == "bce":
-        return bce(g_loss)
+        return BCE(g_loss)
     if g_loss != "non_saturating":
-        raise KerasGanError(f"--g_loss={g_loss} is a choice of --objective=bce only, not {name}")
+        raise KerasGanError(f"g_loss={g_loss} is a choice of objective=bce only, not {name}")
     objective = OBJECTIVES[name]()
     if tuple(real_label) != (1.0, 1.0) and not objective.smooths_labels:
-        raise KerasGanError(f"--real_label={','.join(map(str, real_label))}: --objective={name} "
+        raise KerasGanError(f"real_label={','.join(map(str, real_label))}: objective={name} "
                             f"has no labels; expected 1.0")
     return objective
 
@@ -148,55 +219,3 @@ def top_k_weights(fake_outputs: Tensor, fraction: Tensor) -> Tensor:
                          1, total)
     threshold = tf.math.top_k(everyone, k).values[k - 1]
     return tf.cast(scores >= threshold, tf.float32) * tf.cast(total / k, tf.float32)
-
-
-# ----- penalties on D's input gradients --------------------------------------------------------
-
-DiscriminatorFn = Callable[[Tensor], Tensor]
-
-
-def _input_gradient_squared_norms(discriminator: DiscriminatorFn, inputs: Tensor,
-                                  pack: int = 1) -> Tensor:
-    """||grad_x d(x)||_2^2 per example, over all of an example's pixels; differentiable (a nested
-    tape inside the caller's), so D's loss can be minimised through it.
-
-    A packed D (`pack` > 1) gives each member its pack's output, so x is the whole pack: the
-    squared norm over the pack's members, repeated for each of them."""
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        total = tf.reduce_sum(_flat(discriminator(inputs))) / pack  # each pack counted once
-    gradients = tf.cast(tape.gradient(total, inputs), tf.float32)
-    squares = tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(gradients)[0], -1]), 1)
-    if pack == 1:
-        return squares
-    return tf.repeat(tf.reduce_sum(tf.reshape(squares, [-1, pack]), 1), pack)
-
-
-def gradient_penalty(discriminator: DiscriminatorFn, real: Tensor, fake: Tensor,
-                     alpha: Tensor, pack: int = 1) -> Tensor:
-    """WGAN-GP (Gulrajani et al. 2017, Algorithm 1): (||grad d(x^)||_2 - 1)^2 at x^ = a x +
-    (1 - a) G(z), one `alpha` ~ U[0, 1] per example (not per pixel; per member of a pack)."""
-    alpha = tf.reshape(tf.cast(alpha, real.dtype), [-1] + [1] * (len(real.shape) - 1))
-    interpolates = alpha * real + (1.0 - alpha) * fake
-    # sqrt has an infinite gradient at 0; the epsilon only matters for a zero gradient.
-    norms = tf.sqrt(_input_gradient_squared_norms(discriminator, interpolates, pack) + 1e-12)
-    return tf.square(norms - 1.0)
-
-
-def r1_penalty(discriminator: DiscriminatorFn, real: Tensor, fake: Tensor,
-               alpha: Tensor, pack: int = 1) -> Tensor:
-    """R1 (Mescheder et al. 2018, eq. 9): 1/2 ||grad_x d(x)||_2^2 on real data only."""
-    del fake, alpha
-    return 0.5 * _input_gradient_squared_norms(discriminator, real, pack)
-
-
-PENALTIES: Dict[str, Callable[..., Tensor] | None] = {
-    "none": None, "gradient": gradient_penalty, "r1": r1_penalty}
-
-
-def make_penalty(name: str, pack: int = 1):
-    """The named penalty for a D that packs `pack` examples (PacGAN; 1: none)."""
-    if name not in PENALTIES:
-        raise KerasGanError(f"--penalty={name}: expected one of {', '.join(PENALTIES)}")
-    penalty = PENALTIES[name]
-    return penalty and functools.partial(penalty, pack=pack)

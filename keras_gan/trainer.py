@@ -1,6 +1,7 @@
 """The one GAN trainer: G, D, GD, two optimisers, a strategy and a fused `tf.function` step.
 
-Every variant (SPEC section 3) is this trainer with a different `TrainerConfig` and architecture.
+Every variant (docs/configs.md) is this trainer with a different `TrainerConfig` and models;
+`keras_gan.GAN` is its public face.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_gan import objectives
+from keras_gan import objectives, penalties
 from keras_gan.ema import ExponentialMovingAverage
 from keras_gan.errors import KerasGanError
 from keras_gan.loss_scale import DynamicLossScale
@@ -25,12 +26,12 @@ D_REDUCTIONS = ("mean", "sum")
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    """How one training step runs (SPEC sections 1 and 2).
+    """How one training step runs.
 
     d_style: `concat` trains D on one batch concat(real, fake); `separate` calls D on each half.
-    objective: a name from `keras_gan.objectives.OBJECTIVES`; `g_loss` chooses bce's G loss.
+    objective: a registered name (`keras_gan.objectives.register`); `g_loss` chooses bce's G loss.
     d_reduction: D's loss is the `mean` (halves averaged) or the `sum` of the real and fake losses.
-    penalty: a name from `keras_gan.objectives.PENALTIES`, added to D's loss times
+    penalty: a registered name (`keras_gan.penalties.register`), added to D's loss times
         `penalty_weight`.
     pack: the examples D judges at once (PacGAN, `models.packed`; 1: one), which the penalty
         must know; each replica's batch must be a multiple of it.
@@ -44,11 +45,11 @@ class TrainerConfig:
     order: `g_first` (G step, then a D step on the same fake batch), `d_first` (D steps, then a
         G step on fresh z) or `simultaneous` (both from one forward pass, as the paper's code).
     d_steps: Algorithm 1's k, D steps per G step; each D step takes a fresh real batch.
-    steps_per_call: training steps fused into one `tf.function` call (like Keras's
-        steps_per_execution); metrics come back once per call.
+    steps_per_execution: training steps fused into one `tf.function` call (Keras's option of
+        that name); metrics come back once per call.
     """
 
-    global_batch_size: int
+    global_batch_size: int = 0
     objective: str = "bce"
     g_loss: str = "non_saturating"
     penalty: str = "none"
@@ -64,40 +65,42 @@ class TrainerConfig:
     d_reduction: str = "mean"
     order: str = "g_first"
     d_steps: int = 1
-    steps_per_call: int = 1
+    steps_per_execution: int = 1
     jit_compile: bool = False
 
     def __post_init__(self):
         choices = {"objective": tuple(objectives.OBJECTIVES), "g_loss": objectives.G_LOSSES,
-                   "penalty": tuple(objectives.PENALTIES), "d_style": D_STYLES,
+                   "penalty": tuple(penalties.PENALTIES), "d_style": D_STYLES,
                    "d_reduction": D_REDUCTIONS, "order": ORDERS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise KerasGanError(f"--{name}={getattr(self, name)}: expected one of "
+                raise KerasGanError(f"{name}={getattr(self, name)}: expected one of "
                                     f"{', '.join(allowed)}")
         if self.order == "simultaneous" and self.d_steps != 1:
-            raise KerasGanError(f"--order=simultaneous updates D and G from one forward pass: "
-                                f"expected --d_steps=1, not {self.d_steps}")
+            raise KerasGanError(f"order=simultaneous updates D and G from one forward pass: "
+                                f"expected d_steps=1, not {self.d_steps}")
         if not 0.0 <= self.g_ema_decay < 1.0:
-            raise KerasGanError(f"--g_ema_decay={self.g_ema_decay}: expected 0 (off) or a decay "
+            raise KerasGanError(f"g_ema_decay={self.g_ema_decay}: expected 0 (off) or a decay "
                                 f"in (0, 1), e.g. 0.999")
         if self.g_ema_warmup < 2.0:
-            raise KerasGanError(f"--g_ema_warmup={self.g_ema_warmup}: expected at least 2 (2: the "
+            raise KerasGanError(f"g_ema_warmup={self.g_ema_warmup}: expected at least 2 (2: the "
                                 f"average of every step; TF's rule: 10)")
         if self.loss_scale < 0 or self.loss_scale_growth_interval < 1:
-            raise KerasGanError(f"--loss_scale={self.loss_scale}, --loss_scale_growth_interval="
+            raise KerasGanError(f"loss_scale={self.loss_scale}, loss_scale_growth_interval="
                                 f"{self.loss_scale_growth_interval}: expected a positive scale "
                                 f"and interval")
         if not 0.0 < self.g_top_k <= 1.0 or not 0.0 < self.g_top_k_decay <= 1.0:
-            raise KerasGanError(f"--g_top_k={self.g_top_k}, --g_top_k_decay="
+            raise KerasGanError(f"g_top_k={self.g_top_k}, g_top_k_decay="
                                 f"{self.g_top_k_decay}: expected a kept fraction and a decay "
                                 f"in (0, 1]")
         if self.penalty_weight < 0:
-            raise KerasGanError(f"--penalty_weight={self.penalty_weight}: expected >= 0")
-        for name in ("global_batch_size", "d_steps", "steps_per_call", "pack"):
+            raise KerasGanError(f"penalty_weight={self.penalty_weight}: expected >= 0")
+        if self.global_batch_size < 0:
+            raise KerasGanError(f"global_batch_size={self.global_batch_size}: expected a "
+                                f"positive integer (0: set by the data)")
+        for name in ("d_steps", "steps_per_execution", "pack"):
             if getattr(self, name) < 1:
-                flag = "batch_size" if name == "global_batch_size" else name
-                raise KerasGanError(f"--{flag}={getattr(self, name)}: expected a positive integer")
+                raise KerasGanError(f"{name}={getattr(self, name)}: expected a positive integer")
 
 
 @contextlib.contextmanager
@@ -117,26 +120,24 @@ class GANTrainer:
     def __init__(self, build_models: Callable[[], Tuple[keras.Model, keras.Model]],
                  build_optimizers: Callable[[], Tuple[keras.Optimizer, keras.Optimizer]],
                  config: TrainerConfig, strategy: tf.distribute.Strategy):
-        replicas = strategy.num_replicas_in_sync
-        if config.global_batch_size % replicas:
-            raise KerasGanError(f"--batch_size={config.global_batch_size}: must be divisible by "
-                                f"the {replicas} replicas of the strategy")
-        if config.global_batch_size // replicas % config.pack:
-            raise KerasGanError(f"--pack={config.pack}: each replica's batch of "
-                                f"{config.global_batch_size // replicas} must be a multiple of it")
         self.config, self.strategy = config, strategy
+        self._traced = False
+        if config.global_batch_size:
+            self.set_batch_size(config.global_batch_size)
         self.objective = objectives.make_objective(config.objective, config.g_loss)
-        self._penalty = objectives.make_penalty(config.penalty, config.pack)
+        self._penalty = penalties.make_penalty(config.penalty, config.pack)
         self.metric_names = self.objective.metric_names + (("penalty",) if self._penalty else ())
         with strategy.scope():
             self.generator, self.discriminator = build_models()
             self.combined = build_combined(self.generator, self.discriminator)
             self.conditional = is_conditional(self.generator)
             self.g_optimizer, self.d_optimizer = build_optimizers()
-            # Explicit variable lists, taken once while both models are trainable (SPEC 7).
+            # Explicit variable lists, taken once while both models are trainable: toggling
+            # `trainable` later must not change what each optimiser updates.
             self._g_vars = list(self.generator.trainable_variables)
             self._d_vars = list(self.discriminator.trainable_variables)
-            # Built eagerly, before the first traced step (keras-team/keras#23085, SPEC 7).
+            # Built eagerly: an optimiser first built inside a traced step creates its slots
+            # there (keras-team/keras#23085).
             self.g_optimizer.build(self._g_vars)
             self.d_optimizer.build(self._d_vars)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
@@ -150,8 +151,9 @@ class GANTrainer:
         if config.loss_scale:
             for optimizer in (self.g_optimizer, self.d_optimizer):
                 if not hasattr(optimizer, "_fused_step"):
-                    raise KerasGanError("dynamic loss scaling (--mixed_precision=mixed_float16) "
-                                        "needs --fused_optimizers")
+                    raise KerasGanError("dynamic loss scaling (mixed_float16) needs the fused "
+                                        "optimisers (keras_gan.optimizers.FusedAdam, "
+                                        "FusedMomentumSGD)")
                 optimizer.skip_non_finite = True
         self._tracked = dict(generator=self.generator, discriminator=self.discriminator,
                              g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
@@ -172,6 +174,23 @@ class GANTrainer:
         self._fake_replica_fn = compiled(self._fake_replica)
         self._simultaneous_replica_fn = compiled(self._simultaneous_replica)
         self._train_calls = tf.function(self._train_loop, reduce_retracing=True)
+
+    def set_batch_size(self, global_batch_size: int, **changes) -> None:
+        """Fixes the global batch size (and other `changes` to the config) before the first
+        step; the traced step depends on them, so they cannot change after it."""
+        config = dataclasses.replace(self.config, global_batch_size=global_batch_size, **changes)
+        if self._traced and config != self.config:
+            raise KerasGanError(f"batch_size={global_batch_size}: this GAN trained with batches "
+                                f"of {self.config.global_batch_size}; compile() again to change "
+                                f"it")
+        replicas = self.strategy.num_replicas_in_sync
+        if global_batch_size < 1 or global_batch_size % replicas:
+            raise KerasGanError(f"global_batch_size={global_batch_size}: expected a positive "
+                                f"multiple of the {replicas} replicas of the strategy")
+        if global_batch_size // replicas % config.pack:
+            raise KerasGanError(f"pack={config.pack}: each replica's batch of "
+                                f"{global_batch_size // replicas} must be a multiple of it")
+        self.config = config
 
     # Entries a checkpoint may lack (written before the feature existed, or with it off); they
     # keep their fresh values, and the EMA of G starts at the restored G.
@@ -347,10 +366,14 @@ class GANTrainer:
         return stacked
 
     def train_steps(self, iterator, num_steps: int) -> Dict[str, np.ndarray]:
-        """Runs `num_steps` steps in calls of at most `steps_per_call`; returns per-step metrics."""
+        """Runs `num_steps` steps in calls of at most `steps_per_execution`; returns per-step
+        metrics."""
+        if not self.config.global_batch_size:
+            raise KerasGanError("global_batch_size: not set; expected set_batch_size() first")
+        self._traced = True
         collected = []
         while num_steps > 0:
-            n = min(num_steps, self.config.steps_per_call)
+            n = min(num_steps, self.config.steps_per_execution)
             collected.append({k: v.numpy() for k, v in
                               self._train_calls(iterator, tf.constant(n, tf.int32)).items()})
             num_steps -= n
@@ -358,36 +381,42 @@ class GANTrainer:
                 for name in collected[0]}
 
     def fit(self, dataset: tf.distribute.DistributedDataset, steps_per_epoch: int,
-            total_steps: int, callbacks: Iterable[keras.callbacks.Callback] = (),
+            total_steps: int, callbacks: keras.callbacks.CallbackList, model: keras.Model,
             boundaries: Iterable[int] = ()) -> None:
         """Trains until the step counter reaches `total_steps`, driving Keras callbacks.
 
-        Callbacks see `on_train_batch_end(step, logs)` once per training step (logs are read from
-        the device once per call) and may stop training through `model.stop_training`. A fused
-        call never crosses an epoch end or a multiple of any of `boundaries`, so callbacks that
-        save state (grids, checkpoints) see the models exactly at their step.
+        As in `keras.Model.fit`, callbacks see `on_train_batch_end(batch, logs)` with the batch's
+        index in its epoch after every step (logs are read from the device once per call) and
+        `on_epoch_end(epoch, logs)` with the epoch's mean logs; `on_train_begin` gets
+        `{"step": s}`, the global step training starts at (`keras_gan.callbacks.StepCallback`
+        counts from it). They may stop training through `model.stop_training`. A fused call
+        never crosses an epoch end or a multiple of any of `boundaries`, so callbacks that save
+        state (grids, checkpoints) see the models exactly at their step.
         """
-        callback_list = keras.callbacks.CallbackList(list(callbacks), model=self.combined)
-        self.combined.stop_training = False
+        model.stop_training = False
         iterator = iter(dataset)
         step = int(self.step.numpy())
-        callback_list.on_train_begin({"step": step})
-        logs = {}
-        while step < total_steps and not self.combined.stop_training:
+        callbacks.on_train_begin({"step": step})
+        logs, sums, count = {}, {}, 0
+        while step < total_steps and not model.stop_training:
             epoch, position = divmod(step, steps_per_epoch)
             if position == 0 or not logs:
-                callback_list.on_epoch_begin(epoch)
-            n = min(self.config.steps_per_call, total_steps - step, steps_per_epoch - position,
+                callbacks.on_epoch_begin(epoch)
+                sums, count = dict.fromkeys(self.metric_names, 0.0), 0
+            n = min(self.config.steps_per_execution, total_steps - step,
+                    steps_per_epoch - position,
                     *(every - step % every for every in boundaries if every > 0))
             history = self.train_steps(iterator, n)
             _check_finite(history, step, self.metric_names)
             for i in range(n):
                 logs = {name: float(history[name][i]) for name in self.metric_names}
-                callback_list.on_train_batch_end(step + i, logs)
-            step += n
+                callbacks.on_train_batch_end(position + i, logs)
+            for name in self.metric_names:
+                sums[name] += float(np.sum(history[name]))
+            step, count = step + n, count + n
             if step % steps_per_epoch == 0:
-                callback_list.on_epoch_end(epoch, logs)
-        callback_list.on_train_end(logs)
+                callbacks.on_epoch_end(epoch, {name: sums[name] / count for name in sums})
+        callbacks.on_train_end(logs)
 
 
 class DivergenceError(KerasGanError):

@@ -175,11 +175,16 @@ def is_conditional(model: keras.Model) -> bool:
 
 
 def num_classes(generator: keras.Model) -> int:
-    """The classes a conditional G draws (0 for an unconditional one)."""
+    """The classes a conditional G draws, read from its first one-hot (CategoryEncoding) or
+    Embedding layer: 0 for an unconditional G or one with neither."""
     if not is_conditional(generator):
         return 0
-    return next(layer.num_tokens for layer in _nested_layers(generator)
-                if isinstance(layer, keras.layers.CategoryEncoding))
+    for layer in _nested_layers(generator):
+        if isinstance(layer, keras.layers.CategoryEncoding):
+            return int(layer.num_tokens)
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+    return 0
 
 
 def _nested_layers(model: keras.Model):
