@@ -62,10 +62,12 @@ def time_mode(mode: str) -> dict:
 
     with flagsaver.flagsaver(**MODES[mode]):
         setup = common.prepare(load_data, models.ARCHITECTURES[FLAGS.architecture].image_size)
-        iterator = iter(setup.distributed_stream(0))
-        setup.trainer.train_steps(iterator, FLAGS.warmup_steps)
+        trainer = setup.gan.trainer
+        iterator = setup.gan.train_iterator(setup.data, batch_size=FLAGS.batch_size,
+                                            seed=FLAGS.seed)
+        trainer.train_steps(iterator, FLAGS.warmup_steps)
         started = time.perf_counter()
-        setup.trainer.train_steps(iterator, FLAGS.steps)
+        trainer.train_steps(iterator, FLAGS.steps)
         seconds = time.perf_counter() - started
         images = FLAGS.steps * FLAGS.batch_size * FLAGS.d_steps
         result = {"images_per_sec": images / seconds, "steps_per_sec": FLAGS.steps / seconds}
@@ -88,7 +90,7 @@ def time_floor(setup, iterator) -> dict:
 
     from keras_gan import floor
 
-    function = setup.trainer._train_calls.get_concrete_function(
+    function = setup.gan.trainer._train_calls.get_concrete_function(
         iterator, tf.constant(FLAGS.steps_per_call, tf.int32))
     products = floor.step_products(function)
     seconds = floor.time_products(products, FLAGS.steps, FLAGS.steps_per_call)

@@ -47,25 +47,31 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "mirrored", "one_device", "multi_
                   "auto: all GPUs if several, else one GPU, else the CPU; multi_worker reads "
                   "TF_CONFIG.")
 # --- the GAN recipe ---
-flags.DEFINE_enum("architecture", "pytorch_mlp",
-                  ["paper_maxout", "pytorch_mlp", "blog_mlp", "blog_mlp_bn", "heuristic_mlp",
-                   "infogan28", "infogan28_half_d", "dcgan32", "dcgan64", "pacgan_mlp",
-                   "pacgan_mlp_nobn"],
-                  "G/D pair (keras_gan.models.ARCHITECTURES); each is built for one data shape.")
+flags.DEFINE_list("plugins", [], "Python modules to import before the flags are checked, e.g. "
+                  "ones that register objectives, penalties or architectures "
+                  "(keras_gan.objectives.register ...).")
+flags.DEFINE_string("architecture", "pytorch_mlp",
+                    "A registered G/D pair (keras_gan.models.register), each built for one data "
+                    "shape; built in: paper_maxout, pytorch_mlp, blog_mlp, blog_mlp_bn, "
+                    "heuristic_mlp, infogan28, infogan28_half_d, dcgan32, dcgan64, pacgan_mlp, "
+                    "pacgan_mlp_nobn.")
 flags.DEFINE_integer("z_dim", 100, "Size of the noise vector z.")
 flags.DEFINE_enum("noise", "normal", ["normal", "uniform"],
                   "Prior of z: N(0, 1), or uniform on [-sqrt 3, sqrt 3].")
 flags.DEFINE_enum("value_range", "-1,1", ["-1,1", "0,1"], "Range the pixels are scaled to.")
 flags.DEFINE_string("train_split", "train", "Training split, tfds syntax (e.g. train[:50000]).")
-flags.DEFINE_enum("objective", "bce", ["bce", "least_squares", "hinge", "wasserstein"],
-                  "The game (SPEC 8): the paper's cross-entropy, least squares (Mao et al.), hinge "
-                  "(Lim & Ye; Miyato et al.) or Wasserstein (Arjovsky et al.; use a penalty or "
-                  "--spectral_norm, and --d_steps=5).")
+flags.DEFINE_string("objective", "bce",
+                    "A registered game (keras_gan.objectives.register; docs/objectives.md); built "
+                    "in: bce, the paper's cross-entropy; least_squares (Mao et al.); hinge (Lim & "
+                    "Ye; Miyato et al.); wasserstein (Arjovsky et al.; use a penalty or "
+                    "--spectral_norm, and --d_steps=5).")
 flags.DEFINE_enum("g_loss", "non_saturating", ["non_saturating", "minimax"],
                   "bce's G loss: -log D(G(z)) (the paper's heuristic) or log(1 - D(G(z))).")
-flags.DEFINE_enum("penalty", "none", ["none", "gradient", "r1"],
-                  "Added to D's loss: WGAN-GP's (||grad D(x^)|| - 1)^2 on real/fake interpolates "
-                  "(Gulrajani et al.) or R1's 1/2 ||grad D(x)||^2 on real data (Mescheder et al.).")
+flags.DEFINE_string("penalty", "none",
+                    "A registered penalty added to D's loss (keras_gan.penalties.register); built "
+                    "in: none; gradient, WGAN-GP's (||grad D(x^)|| - 1)^2 on real/fake "
+                    "interpolates (Gulrajani et al.); r1, R1's 1/2 ||grad D(x)||^2 on real data "
+                    "(Mescheder et al.).")
 flags.DEFINE_float("penalty_weight", 10.0, "Weight of --penalty (WGAN-GP's lambda, R1's gamma).")
 flags.DEFINE_bool("spectral_norm", False,
                   "Spectrally normalise D's Dense, Conv2D and Maxout layers (Miyato et al. "
@@ -238,8 +244,10 @@ def check_flags() -> None:
         raise KerasGanError(f"--eval_d_accuracy scores D on single images: it does not combine "
                             f"with --pack={FLAGS.pack}")
     from keras_gan.objectives import make_objective
+    from keras_gan.penalties import make_penalty
 
     make_objective(FLAGS.objective, FLAGS.g_loss, _real_label_range())
+    make_penalty(FLAGS.penalty, FLAGS.pack)
 
 
 def _check_refinement_flags() -> None:

@@ -1,5 +1,5 @@
-"""How every keras_gan program starts: a quiet console, then absl's `app.run` with one-line flag
-errors.
+"""How every keras_gan program starts: a quiet console, flagfiles and plugins, then absl's
+`app.run` with one-line flag errors.
 
 TensorFlow prints its start-up lines from two shared libraries (so twice), and an error-level
 "failed call to cuInit" on every machine without a GPU, before any Python logging setting can
@@ -78,11 +78,72 @@ def quiet_console() -> None:
     atexit.register(restore)
 
 
+def _flagfile_lines(path: str) -> list[str]:
+    """The flags a flagfile holds, one per line; `#` and `//` start comment lines."""
+    with open(path) as stream:
+        lines = [line.strip() for line in stream]
+    return [line for line in lines if line and not line.startswith(("#", "//"))]
+
+
+def expand_flagfiles(args: list[str], including: str | None = None,
+                     stack: tuple = ()) -> list[str]:
+    """`args` with every `--flagfile=PATH` replaced by the flags it holds, recursively.
+
+    A flagfile named inside another is found relative to the including file, so configs that
+    include each other work from any working directory; a path relative to the working
+    directory (how included files were once named) is still accepted when that finds nothing.
+    """
+    from keras_gan.errors import KerasGanError
+
+    expanded = []
+    for arg in args:
+        if not arg.startswith("--flagfile="):
+            expanded.append(arg)
+            continue
+        path = os.path.expanduser(arg.split("=", 1)[1])
+        candidates = [path] if os.path.isabs(path) or including is None else [
+            os.path.join(os.path.dirname(including), path), path]
+        found = next((c for c in candidates if os.path.isfile(c)), None)
+        where = f" (named in {including})" if including else ""
+        if found is None:
+            raise KerasGanError(f"--flagfile={path}: no such file{where}")
+        found = os.path.abspath(found)
+        if found in stack:
+            raise KerasGanError(f"--flagfile={path}: includes itself{where}")
+        expanded += expand_flagfiles(_flagfile_lines(found), found, stack + (found,))
+    return expanded
+
+
+def import_plugins(args: list[str]) -> None:
+    """Imports the modules of the last `--plugins=a,b` in `args` (from the working directory
+    too), so that what they register is known before any flag is checked."""
+    import importlib
+
+    from keras_gan.errors import KerasGanError
+
+    values = [arg.split("=", 1)[1] for arg in args if arg.startswith("--plugins=")]
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for module in filter(None, (values[-1].split(",") if values else [])):
+        try:
+            importlib.import_module(module.strip())
+        except ImportError as error:
+            raise KerasGanError(f"--plugins={values[-1]}: cannot import {module} ({error})"
+                                ) from None
+
+
 def run(main: Callable[[list], None]) -> None:
-    """`app.run(main)` with a quiet console and one-line flag errors (status 2)."""
+    """`app.run(main)` with a quiet console, flagfiles expanded relative to themselves,
+    `--plugins` imported first, and one-line errors (status 2)."""
     from absl import app
 
-    from keras_gan.errors import parse_flags_or_exit
+    from keras_gan.errors import KerasGanError, parse_flags_or_exit
 
     quiet_console()
-    app.run(main, flags_parser=parse_flags_or_exit)
+    try:
+        argv = [sys.argv[0], *expand_flagfiles(sys.argv[1:])]
+        import_plugins(argv[1:])
+    except KerasGanError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    app.run(main, argv=argv, flags_parser=parse_flags_or_exit)

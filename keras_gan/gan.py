@@ -200,17 +200,31 @@ class GAN(keras.Model):
         for callback in callbacks:
             if hasattr(callback, "restore"):
                 callback.restore(self)
-        trainer = self.trainer
-        start_index = int(trainer.step.numpy()) * config.d_steps
-        spec = inputs.StreamSpec(data.global_batch_size, self.z_dim, self.noise,
-                                 self.value_range, settings.real_label, seed, self.conditional)
-        stream = trainer.strategy.distribute_datasets_from_function(
-            lambda context: inputs.training_elements(data.batches(start_index), spec, start_index,
-                                                     context, data.prepare))
         total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
         boundaries = [getattr(c, "boundary", 0) for c in callbacks]
-        trainer.fit(stream, per_epoch, total, callback_list, self, boundaries)
+        self.trainer.fit(self._stream(data, seed), per_epoch, total, callback_list, self,
+                         boundaries)
         return self.history
+
+    def train_iterator(self, x, y=None, batch_size: int | None = None, seed: int = 0):
+        """An iterator over the distributed training elements `fit` would feed from the current
+        step on, for `trainer.train_steps` (benchmarks, profiling)."""
+        data = _TrainingData.of(self, x, y, batch_size, seed)
+        per_epoch = max(1, (data.batches_per_epoch or 1) // self._settings.config.d_steps)
+        self.trainer.set_batch_size(
+            data.global_batch_size,
+            g_top_k_decay=self._settings.config.g_top_k_decay ** (1 / per_epoch))
+        return iter(self._stream(data, seed))
+
+    def _stream(self, data: "_TrainingData", seed: int):
+        """The distributed training elements from the current step on."""
+        settings = self._settings
+        start_index = int(self.trainer.step.numpy()) * settings.config.d_steps
+        spec = inputs.StreamSpec(data.global_batch_size, self.z_dim, self.noise,
+                                 self.value_range, settings.real_label, seed, self.conditional)
+        return self.trainer.strategy.distribute_datasets_from_function(
+            lambda context: inputs.training_elements(data.batches(start_index), spec, start_index,
+                                                     context, data.prepare))
 
     def _require_compiled(self, what: str) -> "_Settings":
         if self._settings is None:

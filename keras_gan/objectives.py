@@ -160,6 +160,7 @@ class FunctionObjective(Objective):
 
 OBJECTIVES: Dict[str, Callable[..., Objective]] = {
     "bce": BCE, "least_squares": LeastSquares, "hinge": Hinge, "wasserstein": Wasserstein}
+BUILT_IN = tuple(OBJECTIVES)
 bce = BCE  # the paper's objective by its usual name
 
 

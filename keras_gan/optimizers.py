@@ -111,20 +111,20 @@ class RampedMomentumSGD(FusedMomentumSGD):
         return self.momentum + (self.final_momentum - self.momentum) * progress
 
 
-def make_optimizer(flag_prefix: str, name: str, learning_rate: float, *, beta_1: float = 0.9,
+def make_optimizer(net: str, name: str, learning_rate: float, *, beta_1: float = 0.9,
                    beta_2: float = 0.999, momentum: float = 0.0,
                    final_momentum: float | None = None, momentum_ramp_steps: int = 1,
                    decay_factor: float = 1.0, minimum_rate: float = 0.0,
                    fused: bool = True) -> keras.Optimizer:
-    """An Adam or SGD optimiser from flag values (`flag_prefix` names them in errors).
+    """An Adam or SGD optimiser for `net` (g or d, which errors name: `g_learning_rate=...`).
 
     `fused` picks the fused-kernel optimisers above; off, Keras's own (the momentum ramp has
     only the fused form). Only the fused ones can skip a step for float16's dynamic loss scale.
     """
     if learning_rate <= 0:
-        raise KerasGanError(f"--{flag_prefix}_learning_rate={learning_rate}: expected > 0")
+        raise KerasGanError(f"{net}_learning_rate={learning_rate}: expected > 0")
     if decay_factor < 1.0:
-        raise KerasGanError(f"--{flag_prefix}_learning_rate_decay={decay_factor}: expected a "
+        raise KerasGanError(f"{net}_learning_rate_decay={decay_factor}: expected a "
                             f"factor >= 1 (the rate is divided by it every step)")
     rate = (DecayWithFloor(learning_rate, decay_factor, minimum_rate) if decay_factor > 1.0
             else learning_rate)
@@ -132,7 +132,7 @@ def make_optimizer(flag_prefix: str, name: str, learning_rate: float, *, beta_1:
         adam = FusedAdam if fused else keras.optimizers.Adam
         return adam(rate, beta_1, beta_2)
     if name != "sgd":
-        raise KerasGanError(f"--{flag_prefix}_optimizer={name}: expected adam or sgd")
+        raise KerasGanError(f"{net}_optimizer={name}: expected adam or sgd")
     if final_momentum is not None and final_momentum != momentum:
         return RampedMomentumSGD(rate, momentum, final_momentum, momentum_ramp_steps)
     sgd = FusedMomentumSGD if fused else keras.optimizers.SGD

@@ -64,6 +64,7 @@ def r1_penalty(discriminator: DiscriminatorFn, real: Tensor, fake: Tensor,
 
 PENALTIES: Dict[str, Callable[..., Tensor] | None] = {
     "none": None, "gradient": gradient_penalty, "r1": r1_penalty}
+BUILT_IN = tuple(PENALTIES)
 
 
 def register(name: str):

@@ -13,9 +13,9 @@ def test_evaluation_rows_keep_their_columns_and_draw_the_curves(tmp_path):
                    {"parzen_ll": 2.0, "parzen_se": 0.25, "reverse_kl": 0.1}])
     callback = EvaluationCallback(generator, lambda samples, labels: next(scores), "normal", [],
                                   50, 1, str(csv_path), str(tmp_path / "tb"))
-    callback.on_train_begin()
+    callback.on_train_begin({"step": 20})  # resumed at step 20
     for epoch in range(2):
-        callback.on_train_batch_end(20 + epoch)
+        callback.on_train_batch_end(0)
         callback.on_epoch_end(epoch + 1)
     history = read_history(str(csv_path))
     np.testing.assert_array_equal(history["step"], [10, 21, 22])
@@ -52,11 +52,12 @@ def test_sample_grids_are_tensorboard_images(tmp_path):
     z = keras.Input((3,))
     generator = keras.Model(z, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4)(z)))
     fixed = FixedInputs.draw(4, 3, "normal", 0, seed=0)
-    callback = SampleGrid(generator, fixed.inputs, str(tmp_path / "samples"),
-                          lambda path, images: plotting.write_grid(path, images, (-1, 1)), 2,
-                          str(tmp_path / "tb"))
-    for step in range(4):
-        callback.on_train_batch_end(step)
+    callback = SampleGrid(str(tmp_path / "samples"), 2, logdir=str(tmp_path / "tb"),
+                          generator=generator, fixed_inputs=fixed,
+                          draw=lambda path, images: plotting.write_grid(path, images, (-1, 1)))
+    callback.on_train_begin()
+    for batch in range(4):
+        callback.on_train_batch_end(batch)
     images = []
     for path in (tmp_path / "tb").iterdir():
         for event in tf.compat.v1.train.summary_iterator(str(path)):

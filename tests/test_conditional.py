@@ -51,7 +51,7 @@ def test_projection_adds_the_label_embedding_dotted_with_d_features():
 def test_conditional_needs_labels_with_two_classes():
     from keras_gan.errors import KerasGanError
 
-    with pytest.raises(KerasGanError, match="--conditional=concat needs labelled data"):
+    with pytest.raises(KerasGanError, match="conditional=concat needs labelled data"):
         models.build_gan("pytorch_mlp", (28, 28, 1), 100, conditional="concat", num_classes=0)
 
 
@@ -88,7 +88,7 @@ def test_two_replicas_match_one_device_and_the_g_step_leaves_d_alone(mode, d_sty
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         trainer = make_trainer(mode, strategy, d_style=d_style, penalty=penalty,
-                               objective="hinge", steps_per_call=3)
+                               objective="hinge", steps_per_execution=3)
         history = trainer.train_steps(stream(trainer), 3)
         runs.append((history, [v.numpy() for v in trainer.generator.variables
                                + trainer.discriminator.variables]))

@@ -6,7 +6,7 @@ from tests.test_trainer import make_trainer, stream
 
 
 def traced_products(**config):
-    trainer = make_trainer(steps_per_call=2, **config)
+    trainer = make_trainer(steps_per_execution=2, **config)
     iterator = stream(trainer)
     trainer.train_steps(iterator, 2)
     return floor.step_products(trainer._train_calls.get_concrete_function(

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan import objectives
+from keras_gan import objectives, penalties
 from keras_gan.errors import KerasGanError
 
 LOGITS = np.array([-3.0, -0.5, 0.0, 0.7, 4.0], np.float32)
@@ -55,11 +55,11 @@ def test_objectives_match_hand_computation(name, d_real, d_fake, g_fake):
 
 
 def test_options_an_objective_cannot_use_fail_with_one_line():
-    with pytest.raises(KerasGanError, match="--g_loss=minimax is a choice of --objective=bce"):
+    with pytest.raises(KerasGanError, match="g_loss=minimax is a choice of objective=bce"):
         objectives.make_objective("hinge", "minimax")
-    with pytest.raises(KerasGanError, match="--objective=wasserstein has no labels"):
+    with pytest.raises(KerasGanError, match="objective=wasserstein has no labels"):
         objectives.make_objective("wasserstein", real_label=(0.9, 1.0))
-    with pytest.raises(KerasGanError, match="--objective=nope: expected one of bce"):
+    with pytest.raises(KerasGanError, match="objective=nope: expected one of bce"):
         objectives.make_objective("nope")
     assert objectives.make_objective("least_squares", real_label=(0.9, 0.9)).name == "least_squares"
 
@@ -74,10 +74,10 @@ def test_gradient_penalty_of_a_linear_critic_is_its_known_value():
     weights = np.full(12, 0.5, np.float32)  # ||w|| = sqrt(12) / 2
     real = tf.random.normal([4, 2, 2, 3])
     fake = tf.random.normal([4, 2, 2, 3])
-    penalty = objectives.gradient_penalty(linear_critic(weights), real, fake,
-                                          tf.random.uniform([4]))
+    penalty = penalties.gradient_penalty(linear_critic(weights), real, fake,
+                                         tf.random.uniform([4]))
     np.testing.assert_allclose(penalty, np.full(4, (np.sqrt(12) / 2 - 1) ** 2), rtol=1e-5)
-    r1 = objectives.r1_penalty(linear_critic(weights), real, fake, None)
+    r1 = penalties.r1_penalty(linear_critic(weights), real, fake, None)
     np.testing.assert_allclose(r1, np.full(4, 0.5 * 12 * 0.25), rtol=1e-5)
 
 
@@ -90,9 +90,9 @@ def test_penalties_of_a_packed_linear_critic_are_those_of_the_whole_pack():
     packed_critic = lambda x: Unpack(2)(linear_critic(weights)(Pack(2, flat=True)(x)))  # noqa
     real, fake = tf.random.normal([6, 2, 2]), tf.random.normal([6, 2, 2])
     squared_norm = float(np.sum(weights ** 2))
-    r1 = objectives.make_penalty("r1", pack=2)(packed_critic, real, fake, None)
+    r1 = penalties.make_penalty("r1", pack=2)(packed_critic, real, fake, None)
     np.testing.assert_allclose(r1, np.full(6, 0.5 * squared_norm), rtol=1e-5)
-    gradient_penalty = objectives.make_penalty("gradient", pack=2)
+    gradient_penalty = penalties.make_penalty("gradient", pack=2)
     gradient = gradient_penalty(packed_critic, real, fake, tf.random.uniform([6]))
     np.testing.assert_allclose(gradient, np.full(6, (np.sqrt(squared_norm) - 1) ** 2), rtol=1e-5)
 
@@ -106,7 +106,7 @@ def test_gradient_penalty_uses_one_alpha_per_example():
         return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), 1)
 
     real, fake = tf.ones([2, 3, 3, 1]), tf.zeros([2, 3, 3, 1])
-    objectives.gradient_penalty(critic, real, fake, tf.constant([0.25, 0.75]))
+    penalties.gradient_penalty(critic, real, fake, tf.constant([0.25, 0.75]))
     np.testing.assert_allclose(seen[0][0], np.full((3, 3, 1), 0.25))
     np.testing.assert_allclose(seen[0][1], np.full((3, 3, 1), 0.75))
 
@@ -117,7 +117,7 @@ def test_penalty_is_differentiable_with_respect_to_critic_weights():
     critic = lambda x: tf.reduce_sum(x * w, 1)  # noqa: E731
     real = tf.random.normal([3, 4])
     with tf.GradientTape() as tape:
-        penalty = tf.reduce_mean(objectives.r1_penalty(critic, real, None, None))
+        penalty = tf.reduce_mean(penalties.r1_penalty(critic, real, None, None))
     # R1 = 1/2 ||w||^2, so d/dw = w.
     np.testing.assert_allclose(tape.gradient(penalty, w), w.numpy(), rtol=1e-5)
 

@@ -116,7 +116,8 @@ def test_divergence_exits_nonzero_naming_the_step_and_keeps_the_good_checkpoint(
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--flagfile=experiments/configs/no_such_variant.cfg"], "Unable to open flagfile"),
+    (["--flagfile=experiments/configs/no_such_variant.cfg"],
+     "--flagfile=experiments/configs/no_such_variant.cfg: no such file"),
     (["--batch_size=-3"], "--batch_size=-3: expected a positive integer"),
     (["--noresume"], "already holds a run"),
     (["--architecture=dcgan64"], "built for 64x64 images, not 28x28"),

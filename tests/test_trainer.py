@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan import inputs, models, objectives
+from keras_gan import inputs, models, objectives, penalties
 from keras_gan.layers import BatchNormalization
 from keras_gan.trainer import GANTrainer, TrainerConfig
 from tests.conftest import two_cpu_mirrored
@@ -124,12 +124,12 @@ def test_simultaneous_step_applies_both_gradients_of_one_forward_pass():
 def test_simultaneous_order_takes_one_d_step():
     from keras_gan.errors import KerasGanError
 
-    with pytest.raises(KerasGanError, match="expected --d_steps=1, not 2"):
+    with pytest.raises(KerasGanError, match="expected d_steps=1, not 2"):
         TrainerConfig(global_batch_size=BATCH, order="simultaneous", d_steps=2)
 
 
 def test_d_loss_falls_against_a_fixed_generator():
-    trainer = make_trainer(d_batchnorm=False, g_rate=0.0, steps_per_call=50)
+    trainer = make_trainer(d_batchnorm=False, g_rate=0.0, steps_per_execution=50)
     history = trainer.train_steps(stream(trainer), 200)
     assert history["d_loss"][:10].mean() > 0.6 and history["d_loss"][-10:].mean() < 0.3
     assert trainer.step.numpy() == 200
@@ -154,7 +154,7 @@ def test_mirrored_two_replicas_match_one_device(order, d_steps):
 def test_fused_calls_match_single_step_calls():
     weights = []
     for steps_per_call in (1, 5):
-        trainer = make_trainer(steps_per_call=steps_per_call)
+        trainer = make_trainer(steps_per_execution=steps_per_call)
         trainer.train_steps(stream(trainer), 10)
         weights.append(snapshot(trainer.generator) + snapshot(trainer.discriminator))
     for a, b in zip(*weights):
@@ -164,7 +164,8 @@ def test_fused_calls_match_single_step_calls():
 def test_batch_not_divisible_by_replicas_is_rejected():
     from keras_gan.errors import KerasGanError
 
-    with pytest.raises(KerasGanError, match="--batch_size=7: must be divisible by the 2"):
+    with pytest.raises(KerasGanError, match="global_batch_size=7: expected a positive multiple "
+                                            "of the 2 replicas"):
         GANTrainer(tiny_models, lambda: (keras.optimizers.SGD(), keras.optimizers.SGD()),
                    TrainerConfig(global_batch_size=7),
                    two_cpu_mirrored())
@@ -173,7 +174,7 @@ def test_batch_not_divisible_by_replicas_is_rejected():
 def test_batch_per_replica_not_a_multiple_of_the_pack_is_rejected():
     from keras_gan.errors import KerasGanError
 
-    with pytest.raises(KerasGanError, match="--pack=3: each replica's batch of 4 must be a "
+    with pytest.raises(KerasGanError, match="pack=3: each replica's batch of 4 must be a "
                                             "multiple of it"):
         make_trainer(two_cpu_mirrored(), pack=3)
 
@@ -183,7 +184,7 @@ def test_packed_d_with_r1_matches_across_two_replicas():
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         trainer = make_trainer(strategy, d_batchnorm=False, penalty="r1", penalty_weight=1.0,
-                               pack=2, steps_per_call=3)
+                               pack=2, steps_per_execution=3)
         history = trainer.train_steps(stream(trainer), 3)
         runs.append((history, snapshot(trainer.generator) + snapshot(trainer.discriminator)))
     (single, single_weights), (mirrored, mirrored_weights) = runs
@@ -195,23 +196,25 @@ def test_packed_d_with_r1_matches_across_two_replicas():
 
 
 def test_divergence_stops_with_the_step_and_saves_nothing(tmp_path):
-    from keras_gan.callbacks import Checkpointer
+    from keras_gan.callbacks import BackupAndRestore
     from keras_gan.trainer import DivergenceError
 
     trainer = GANTrainer(lambda: tiny_models(False),
                          lambda: (keras.optimizers.SGD(1e30), keras.optimizers.SGD(1e30)),
-                         TrainerConfig(global_batch_size=BATCH, steps_per_call=4),
+                         TrainerConfig(global_batch_size=BATCH, steps_per_execution=4),
                          tf.distribute.OneDeviceStrategy("/cpu:0"))
-    manager = tf.train.CheckpointManager(trainer.checkpoint, str(tmp_path), max_to_keep=2)
     spec = inputs.StreamSpec(BATCH, Z_DIM, seed=1)
     dataset = trainer.strategy.distribute_datasets_from_function(
         lambda context: inputs.training_stream(IMAGES, spec, 0, context))
+    backup = BackupAndRestore(str(tmp_path), every_n_steps=1000)
+    backup.manager = tf.train.CheckpointManager(trainer.checkpoint, str(tmp_path), max_to_keep=2)
+    model = keras.Model()
     with pytest.raises(DivergenceError, match=r"training diverged: .* step \d+"):
-        trainer.fit(dataset, 8, 100, [Checkpointer(manager, 1000)])
-    assert manager.latest_checkpoint is None
+        trainer.fit(dataset, 8, 100, keras.callbacks.CallbackList([backup], model=model), model)
+    assert backup.manager.latest_checkpoint is None
 
 
-def mixed_trainer(policy, strategy=None, loss_scale=0.0, growth=2000, steps_per_call=5):
+def mixed_trainer(policy, strategy=None, loss_scale=0.0, growth=2000, steps_per_execution=5):
     from keras_gan.optimizers import make_optimizer
 
     keras.mixed_precision.set_global_policy(policy)
@@ -219,8 +222,9 @@ def mixed_trainer(policy, strategy=None, loss_scale=0.0, growth=2000, steps_per_
         return GANTrainer(
             tiny_models, lambda: (make_optimizer("g", "adam", 1e-3),
                                   make_optimizer("d", "adam", 1e-3)),
-            TrainerConfig(global_batch_size=BATCH, d_style="concat", steps_per_call=steps_per_call,
-                          loss_scale=loss_scale, loss_scale_growth_interval=growth),
+            TrainerConfig(global_batch_size=BATCH, d_style="concat",
+                          steps_per_execution=steps_per_execution, loss_scale=loss_scale,
+                          loss_scale_growth_interval=growth),
             strategy or tf.distribute.OneDeviceStrategy("/cpu:0"))
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -243,7 +247,7 @@ def optimizer_state(trainer):
 
 
 def test_float16_overflow_is_skipped_then_the_scale_halves_and_regrows():
-    trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, growth=2, steps_per_call=1)
+    trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, growth=2, steps_per_execution=1)
     iterator = stream(trainer)
     trainer.train_steps(iterator, 1)
     for scale in (trainer.g_loss_scale, trainer.d_loss_scale):
@@ -275,7 +279,7 @@ def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_p
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         trainer = mixed_trainer("mixed_float16", strategy, loss_scale=2.0 ** 15, growth=2,
-                                steps_per_call=3)
+                                steps_per_execution=3)
         trainer.train_steps(stream(trainer), 3)
         runs.append(trainer)
     single, mirrored = runs
@@ -297,18 +301,18 @@ def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_p
 def test_divergence_guard_still_catches_real_nan_under_float16():
     from keras_gan.trainer import DivergenceError
 
-    trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, steps_per_call=2)
+    trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, steps_per_execution=2)
     trainer.discriminator.layers[-1].kernel.assign(
         np.full(trainer.discriminator.layers[-1].kernel.shape, np.nan, np.float32))
     spec = inputs.StreamSpec(BATCH, Z_DIM, seed=1)
     dataset = trainer.strategy.distribute_datasets_from_function(
         lambda context: inputs.training_stream(IMAGES, spec, 0, context))
     with pytest.raises(DivergenceError, match="training diverged"):
-        trainer.fit(dataset, 8, 4)
+        trainer.fit(dataset, 8, 4, keras.callbacks.CallbackList(), keras.Model())
 
 
 def test_fused_loop_traces_once_whatever_the_step_count():
-    trainer = make_trainer(steps_per_call=8)
+    trainer = make_trainer(steps_per_execution=8)
     iterator = stream(trainer)
     for steps in (3, 8, 5, 8, 1):
         trainer.train_steps(iterator, steps)
@@ -318,8 +322,8 @@ def test_fused_loop_traces_once_whatever_the_step_count():
 
 def test_fused_xla_calls_match_single_step_calls():
     weights = []
-    for steps_per_call, jit in ((1, False), (5, True)):
-        trainer = make_trainer(d_batchnorm=False, steps_per_call=steps_per_call, jit_compile=jit)
+    for steps, jit in ((1, False), (5, True)):
+        trainer = make_trainer(d_batchnorm=False, steps_per_execution=steps, jit_compile=jit)
         trainer.train_steps(stream(trainer), 10)
         weights.append(snapshot(trainer.generator) + snapshot(trainer.discriminator))
     for a, b in zip(*weights):
@@ -335,7 +339,7 @@ def test_every_objective_and_penalty_matches_across_two_replicas(objective, pena
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         trainer = make_trainer(strategy, d_batchnorm=penalty == "none", objective=objective,
-                               penalty=penalty, steps_per_call=3)
+                               penalty=penalty, steps_per_execution=3)
         history = trainer.train_steps(stream(trainer), 3)
         runs.append((history, snapshot(trainer.generator) + snapshot(trainer.discriminator)))
     (single, single_weights), (mirrored, mirrored_weights) = runs
@@ -349,19 +353,19 @@ def test_every_objective_and_penalty_matches_across_two_replicas(objective, pena
 
 @pytest.mark.parametrize("penalty", ["gradient", "r1"])
 def test_d_loss_adds_the_weighted_penalty(penalty):
-    losses, penalties = {}, {}
+    losses, expected = {}, {}
     for weight in (0.0, 3.0):
         trainer = make_trainer(d_batchnorm=False, objective="wasserstein", penalty=penalty,
                                penalty_weight=weight)
         element = next(stream(trainer))
         fake = trainer.generator(element["z_d"], training=False)
         critic = lambda x: trainer.discriminator(x, training=True)  # noqa: E731
-        penalties[weight] = np.mean(objectives.PENALTIES[penalty](
+        expected[weight] = np.mean(penalties.PENALTIES[penalty](
             critic, element["real"], fake, element["alpha"]))
         losses[weight] = tf.function(trainer.d_update)(element, fake)
-    np.testing.assert_allclose(float(losses[3.0]["penalty"]), penalties[3.0], rtol=1e-4)
+    np.testing.assert_allclose(float(losses[3.0]["penalty"]), expected[3.0], rtol=1e-4)
     np.testing.assert_allclose(float(losses[3.0]["d_loss"]),
-                               float(losses[0.0]["d_loss"]) + 3.0 * penalties[3.0], rtol=1e-4)
+                               float(losses[0.0]["d_loss"]) + 3.0 * expected[3.0], rtol=1e-4)
 
 
 @pytest.mark.parametrize("warmup, beta", [(10.0, 0.4), (4.0, 0.7)])
@@ -460,7 +464,7 @@ def test_optimal_discriminator_for_a_fixed_generator():
                 keras.Model(x, keras.layers.Dense(1)(h)))
 
     trainer = GANTrainer(models, lambda: (keras.optimizers.SGD(0.0), keras.optimizers.Adam(3e-3)),
-                         TrainerConfig(global_batch_size=256, steps_per_call=100),
+                         TrainerConfig(global_batch_size=256, steps_per_execution=100),
                          tf.distribute.OneDeviceStrategy("/cpu:0"))
     spec = inputs.StreamSpec(256, z_dim=1, seed=0)
     iterator = iter(trainer.strategy.distribute_datasets_from_function(
@@ -477,9 +481,9 @@ def test_every_objective_with_every_penalty_trains_and_exports(tmp_path):
     from keras_gan import export
 
     for objective in objectives.OBJECTIVES:
-        for penalty in objectives.PENALTIES:
+        for penalty in penalties.PENALTIES:
             trainer = make_trainer(d_batchnorm=False, objective=objective, penalty=penalty,
-                                   steps_per_call=2)
+                                   steps_per_execution=2)
             history = trainer.train_steps(stream(trainer), 2)
             for name in trainer.metric_names:
                 assert np.isfinite(history[name]).all(), (objective, penalty, name)
@@ -492,7 +496,7 @@ def test_gradient_penalty_under_bfloat16_mixed_precision_is_finite():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         trainer = make_trainer(d_batchnorm=False, objective="wasserstein", penalty="gradient",
-                               steps_per_call=3)
+                               steps_per_execution=3)
         history = trainer.train_steps(stream(trainer), 3)
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -521,7 +525,7 @@ def test_top_k_g_step_learns_only_from_the_fakes_d_scores_most_real():
 def test_top_k_matches_across_two_replicas():
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
-        trainer = make_trainer(strategy, g_top_k=0.25, g_top_k_decay=0.5, steps_per_call=4)
+        trainer = make_trainer(strategy, g_top_k=0.25, g_top_k_decay=0.5, steps_per_execution=4)
         history = trainer.train_steps(stream(trainer), 4)
         runs.append((history["g_loss"], snapshot(trainer.generator)))
     (single, single_weights), (mirrored, mirrored_weights) = runs
@@ -534,5 +538,5 @@ def test_top_k_flags_out_of_range_fail_with_one_line():
     from keras_gan.errors import KerasGanError
 
     for bad in ({"g_top_k": 0.0}, {"g_top_k": 1.5}, {"g_top_k_decay": 0.0}):
-        with pytest.raises(KerasGanError, match="--g_top_k="):
+        with pytest.raises(KerasGanError, match="g_top_k="):
             TrainerConfig(global_batch_size=BATCH, **bad)

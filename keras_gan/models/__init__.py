@@ -1,4 +1,4 @@
-"""Architectures by name, so a config file selects G and D with one flag."""
+"""Architectures by name, so a config file selects G and D with one flag; `register` adds one."""
 from __future__ import annotations
 
 import dataclasses
@@ -60,6 +60,24 @@ ARCHITECTURES: Dict[str, Architecture] = {
 }
 
 
+BUILT_IN = tuple(ARCHITECTURES)
+
+
+def register(name: str, image_size: int | None, flat: bool = True):
+    """Decorator: makes a builder `(data_shape, z_dim, pixel_mean) -> (G, D)` available as
+    `architecture=name` (and `--architecture=name`). `image_size`: the square images it is built
+    for (None: flat vectors); `flat`: D flattens its input first (a label joins it there).
+    `pixel_mean` is the training data's mean image in [0, 1], or None; most builders ignore it."""
+    if not name.isidentifier():
+        raise KerasGanError(f"architecture name {name!r}: expected a Python identifier")
+
+    def add(build: Builder) -> Builder:
+        ARCHITECTURES[name] = Architecture(build, image_size, flat)
+        return build
+
+    return add
+
+
 def build_gan(architecture: str, image_shape: Tuple[int, int, int], z_dim: int,
               pixel_mean: np.ndarray | None = None, spectral_norm: bool = False,
               conditional: str = "none", num_classes: int = 0, pack: int = 1) -> ModelPair:
@@ -72,13 +90,13 @@ def build_gan(architecture: str, image_shape: Tuple[int, int, int], z_dim: int,
     """
     check_architecture(architecture, image_shape[0] if len(image_shape) == 3 else None)
     if conditional not in conditional_models.MODES:
-        raise KerasGanError(f"--conditional={conditional}: expected one of "
+        raise KerasGanError(f"conditional={conditional}: expected one of "
                             f"{', '.join(conditional_models.MODES)}")
     if pack > 1 and conditional != "none":
-        raise KerasGanError(f"--pack={pack} needs an unconditional model, not "
-                            f"--conditional={conditional}")
+        raise KerasGanError(f"pack={pack} needs an unconditional model, not "
+                            f"conditional={conditional}")
     if conditional != "none" and num_classes < 2:
-        raise KerasGanError(f"--conditional={conditional} needs labelled data with at least two "
+        raise KerasGanError(f"conditional={conditional} needs labelled data with at least two "
                             f"classes; this data has {num_classes}")
     record, shape = ARCHITECTURES[architecture], tuple(image_shape)
     extra = num_classes if conditional != "none" else 0
@@ -121,13 +139,13 @@ def packed(discriminator: keras.Model, shape: Tuple[int, ...], pack: int, flat: 
 def check_architecture(architecture: str, image_size: int | None) -> None:
     """Fails with one line for an unknown name or data of the wrong kind or size."""
     if architecture not in ARCHITECTURES:
-        raise KerasGanError(f"--architecture={architecture}: unknown; expected one of "
+        raise KerasGanError(f"architecture={architecture}: unknown; expected one of "
                             f"{', '.join(sorted(ARCHITECTURES))}")
     expected = ARCHITECTURES[architecture].image_size
     if expected != image_size:
         built_for = f"{expected}x{expected} images" if expected else "flat vectors (2-D points)"
         given = f"{image_size}x{image_size} images" if image_size else "flat vectors"
-        raise KerasGanError(f"--architecture={architecture} is built for {built_for}, not {given}")
+        raise KerasGanError(f"architecture={architecture} is built for {built_for}, not {given}")
 
 
 def spectral_normalized(model: keras.Model) -> keras.Model:

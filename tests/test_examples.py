@@ -1,0 +1,83 @@
+"""The examples/ scripts, each on a small slice, and the CLI extended by a plugin module and run
+from another directory: what a user does with the public API."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+PLUGIN = '''
+import keras_gan
+
+
+@keras_gan.objectives.register("my_ls")
+def my_ls(real_logits, fake_logits):
+    return (real_logits - 1.0) ** 2 + fake_logits ** 2, (fake_logits - 1.0) ** 2
+'''
+
+
+def run(args, cwd, timeout=600):
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=environment)
+
+
+@pytest.mark.parametrize("script, args, outputs", [
+    ("dcgan_mnist.py", ["--max_images=256", "--epochs=1"],
+     ["samples/step_0000004.png", "history.csv", "generator/saved_model.pb"]),
+    ("conditional_gan.py", ["--max_images=256", "--epochs=1"],
+     ["samples/step_0000004.png", "sevens.npy"]),
+    ("tabular_ring.py", ["--points=2000", "--epochs=2"], ["samples/step_0000008.png"]),
+])
+def test_example_runs_on_a_slice(script, args, outputs, mnist_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run([os.path.join(REPO, "examples", script), *args, f"--data_dir={mnist_dir}",
+                  f"--out={out}"] if script != "tabular_ring.py" else
+                 [os.path.join(REPO, "examples", script), *args, f"--out={out}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for path in outputs:
+        assert (out / path).exists(), path
+    if script == "conditional_gan.py":
+        assert np.load(out / "sevens.npy").shape == (16, 28, 28, 1)
+
+
+def test_examples_use_the_public_api_only_and_stay_short():
+    for name in os.listdir(os.path.join(REPO, "examples")):
+        text = open(os.path.join(REPO, "examples", name)).read()
+        assert len(text.splitlines()) <= 80, name
+        imports = [line for line in text.splitlines() if "keras_gan." in line and "import" in line]
+        assert all(line.startswith("from keras_gan.data import") for line in imports), imports
+        assert "keras_gan.trainer" not in text and "_settings" not in text
+
+
+def test_cli_with_a_plugin_objective_and_a_nested_flagfile_from_elsewhere(mnist_dir, tmp_path):
+    (tmp_path / "my_objectives.py").write_text(PLUGIN)
+    run_dir = tmp_path / "run"
+    result = run(["-m", "experiments.vanilla",
+                  f"--flagfile={os.path.join(REPO, 'experiments/configs/cgan_mnist.cfg')}",
+                  "--plugins=my_objectives", "--objective=my_ls", f"--data_dir={mnist_dir}",
+                  f"--run_dir={run_dir}", "--max_steps=4", "--batch_size=16",
+                  "--steps_per_call=2", "--log_every=2"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "--objective=my_ls" in (run_dir / "flags.cfg").read_text()
+    # cgan_mnist.cfg includes gan_pytorch.cfg by a name relative to itself, which the working
+    # directory does not hold: had it been looked up there, the run would have failed.
+    assert not (tmp_path / "gan_pytorch.cfg").exists()
+    history = (run_dir / "history.csv").read_text().splitlines()
+    assert history[0] == "step,d_loss,g_loss,d_real,d_fake,d_fake_after" and len(history) == 5
+    assert "g_loss" in result.stderr  # the progress line
+
+
+def test_an_unknown_plugin_or_flagfile_is_one_line(tmp_path):
+    result = run(["-m", "experiments.vanilla", "--plugins=no_such_module"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "error: --plugins=no_such_module: cannot import no_such_module")
+    (tmp_path / "outer.cfg").write_text("--flagfile=missing.cfg\n")
+    result = run(["-m", "experiments.vanilla", f"--flagfile={tmp_path / 'outer.cfg'}"],
+                 cwd=REPO)
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --flagfile=missing.cfg: no such file (named in {tmp_path / 'outer.cfg'})")
