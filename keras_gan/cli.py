@@ -132,6 +132,36 @@ def import_plugins(args: list[str]) -> None:
                                 ) from None
 
 
+# (title, [flag names]) in the order --help shows them; a program's flag module sets them.
+HELP_SECTIONS: list = []
+HELP_ARGUMENTS = ("--help", "-h", "-?", "--helpshort")
+
+
+def grouped_help(main_module) -> str:
+    """--help: the program's docstring, then its flags section by section (HELP_SECTIONS), its
+    own flags last."""
+    import textwrap
+
+    from absl import flags
+
+    values = flags.FLAGS
+    listed = {name for _, names in HELP_SECTIONS for name in names}
+    own = [f.name for f in values.get_key_flags_for_module(main_module)
+           if f.name not in listed and f.name in values]
+    lines = [(main_module.__doc__ or "").strip(), ""]
+    for title, names in [*HELP_SECTIONS, ("This program", own)]:
+        if not names:
+            continue
+        lines.append(f"{title}:")
+        for name in names:
+            flag = values[name]
+            lines += textwrap.wrap(f"--{name}: {flag.help}", 100, initial_indent="  ",
+                                   subsequent_indent="    ")
+            lines.append(f"    (default: {flag.default_as_str or 'none'})")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def run(main: Callable[[list], None]) -> None:
     """`app.run(main)` with a quiet console, flagfiles expanded relative to themselves,
     `--plugins` imported first, and one-line errors (status 2)."""
@@ -140,6 +170,9 @@ def run(main: Callable[[list], None]) -> None:
     from keras_gan.errors import KerasGanError, parse_flags_or_exit
 
     quiet_console()
+    if HELP_SECTIONS and any(arg in HELP_ARGUMENTS for arg in sys.argv[1:]):
+        print(grouped_help(sys.modules["__main__"]))
+        sys.exit(0)
     try:
         argv = [sys.argv[0], *expand_flagfiles(sys.argv[1:])]
         import_plugins(argv[1:])

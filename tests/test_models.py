@@ -78,7 +78,7 @@ def test_dcgan_initialisation():
 @pytest.mark.parametrize("architecture, shape, message", [
     ("pytorch_mlp", (64, 64, 1), "built for 28x28 images, not 64x64"),
     ("dcgan64", (32, 32, 1), "built for 64x64 images, not 32x32"),
-    ("gan9000", (28, 28, 1), "--architecture=gan9000: unknown"),
+    ("gan9000", (28, 28, 1), "architecture=gan9000: unknown"),
     ("pacgan_mlp", (28, 28, 1), "built for flat vectors \\(2-D points\\), not 28x28 images"),
     ("pytorch_mlp", (2,), "built for 28x28 images, not flat vectors"),
 ])
@@ -95,8 +95,8 @@ def test_packed_discriminator_gives_every_member_its_packs_logit():
     expected = inner(points.reshape(2, 8)).numpy()
     np.testing.assert_allclose(discriminator(points).numpy(), np.repeat(expected, 4, 0),
                                rtol=1e-6)
-    with pytest.raises(KerasGanError, match="--pack=4 needs an unconditional model, not "
-                                            "--conditional=projection"):
+    with pytest.raises(KerasGanError, match="pack=4 needs an unconditional model, not "
+                                            "conditional=projection"):
         models.build_gan("pytorch_mlp", (28, 28, 1), 8, conditional="projection",
                          num_classes=10, pack=4)
 

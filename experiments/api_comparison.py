@@ -1,0 +1,231 @@
+"""keras_gan.GAN.fit against the CLI's trainer and a keras-io loop of the same models.
+
+The models are the user's own small DCGAN of examples/dcgan_mnist.py; the keras-io loop is
+keras.io's DCGAN example (a `keras.Model` whose `train_step` trains D on real and fake, then G
+through D with only G's gradients applied) run by Keras's `fit`.
+
+    python -m experiments.api_comparison --data_dir=../shared/data/mnist --mode=speed
+    python -m experiments.api_comparison --data_dir=../shared/data/mnist --mode=quality \
+        --out=runs/api_comparison
+
+speed: images/s of each way, in interleaved rounds (the best of each reported, the host being
+noisy); quality: each way trains `--epochs` epochs from the same initial weights, and the
+packaged classifier scores 10,000 samples of each against the 10,000 test images.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+
+from absl import flags, logging
+
+from keras_gan import cli
+from keras_gan.errors import KerasGanError, exit_on_user_error
+
+flags.DEFINE_string("data_dir", "", "Folder of the four MNIST IDX .gz files; empty: tfds.")
+flags.DEFINE_enum("mode", "speed", ["speed", "quality"], "What to compare.")
+flags.DEFINE_list("ways", ["api", "trainer", "keras_io"], "speed: which ways to time.")
+flags.DEFINE_integer("steps", 600, "speed: timed steps per way and round (after a warm-up).")
+flags.DEFINE_integer("rounds", 3, "speed: interleaved rounds.")
+flags.DEFINE_integer("epochs", 2, "quality: epochs each way trains.")
+flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+flags.DEFINE_integer("steps_per_execution", 50, "Steps fused into one call, every way.")
+flags.DEFINE_integer("max_images", 0, "Train on at most this many images; 0: all.")
+flags.DEFINE_integer("samples", 10000, "quality: samples scored per way.")
+flags.DEFINE_string("out", "runs/api_comparison", "quality: where the scores go.")
+FLAGS = flags.FLAGS
+WAYS = ("api", "trainer", "keras_io")
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                       "dcgan_mnist.py")
+
+
+def user_models(seed: int):
+    """The example's G and D, fresh and seeded."""
+    import keras
+
+    spec = importlib.util.spec_from_file_location("dcgan_mnist_example", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    keras.utils.set_random_seed(seed)
+    return example.generator(), example.discriminator()
+
+
+def keras_io_gan(generator, discriminator, z_dim: int):
+    """keras.io's DCGAN loop (its `GAN.train_step`, bce with logits, Adam 2e-4 / 0.5)."""
+    import keras
+    import tensorflow as tf
+
+    class KerasIOGAN(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.generator, self.discriminator = generator, discriminator
+            self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+
+        def compile(self, **kwargs):
+            super().compile(**kwargs)
+            self.d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+            self.g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+        def train_step(self, real):
+            batch = tf.shape(real)[0]
+            fake = self.generator(tf.random.normal([batch, z_dim]), training=True)
+            both = tf.concat([fake, real], 0)
+            labels = tf.concat([tf.zeros([batch, 1]), tf.ones([batch, 1])], 0)
+            with tf.GradientTape() as tape:
+                d_loss = self.loss_fn(labels, self.discriminator(both, training=True))
+            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+            with tf.GradientTape() as tape:
+                fake = self.generator(tf.random.normal([batch, z_dim]), training=True)
+                g_loss = self.loss_fn(tf.ones([batch, 1]),
+                                      self.discriminator(fake, training=True))
+            grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+            return {"d_loss": d_loss, "g_loss": g_loss}
+
+    gan = KerasIOGAN()
+    gan.compile(steps_per_execution=FLAGS.steps_per_execution)
+    return gan
+
+
+def mnist(split: str):
+    import numpy as np
+
+    from keras_gan.data import load_mnist
+
+    images, labels = load_mnist(FLAGS.data_dir, split)
+    if split == "train" and FLAGS.max_images:
+        images, labels = images[:FLAGS.max_images], labels[:FLAGS.max_images]
+    return images, labels.astype(np.int64)
+
+
+def dataset(images, seed: int = 0):
+    import tensorflow as tf
+
+    return (tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=seed)
+            .batch(FLAGS.batch_size, drop_remainder=True)
+            .map(lambda x: tf.cast(x, tf.float32) / 127.5 - 1.0).prefetch(tf.data.AUTOTUNE))
+
+
+def our_gan(seed: int):
+    import keras
+
+    import keras_gan
+
+    gan = keras_gan.GAN(*user_models(seed))
+    return gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                       d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                       steps_per_execution=FLAGS.steps_per_execution)
+
+
+class Clock:
+    """Times `fit` from the end of its first `warmup` steps (tracing) to its last."""
+
+    def __init__(self, warmup: int):
+        import keras
+
+        clock = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                clock.steps += 1
+                if clock.steps == warmup:
+                    clock.started = time.perf_counter()
+
+            def on_train_end(self, logs=None):
+                clock.seconds = time.perf_counter() - clock.started
+
+        self.steps, self.started, self.seconds = 0, None, None
+        self.callback = Callback()
+
+
+def time_way(way: str, images) -> float:
+    """Images per second of `way` over --steps steps after a warm-up of one fused call."""
+    warmup = FLAGS.steps_per_execution
+    total = warmup + FLAGS.steps
+    data = dataset(images).repeat()
+    if way == "trainer":  # the CLI's path below fit: fused calls, no callbacks
+        gan = our_gan(0)
+        iterator = gan.train_iterator(images, batch_size=FLAGS.batch_size)
+        gan.trainer.train_steps(iterator, warmup)
+        started = time.perf_counter()
+        gan.trainer.train_steps(iterator, FLAGS.steps)
+        return FLAGS.steps * FLAGS.batch_size / (time.perf_counter() - started)
+    clock = Clock(warmup)
+    if way == "api":
+        our_gan(0).fit(data, epochs=1, steps_per_epoch=total, verbose=0,
+                       callbacks=[clock.callback])
+    else:
+        generator, discriminator = user_models(0)
+        keras_io_gan(generator, discriminator, generator.inputs[0].shape[-1]).fit(
+            data, epochs=1, steps_per_epoch=total, verbose=0, callbacks=[clock.callback])
+    return FLAGS.steps * FLAGS.batch_size / clock.seconds
+
+
+def speed(images) -> dict:
+    best = {}
+    for round_ in range(FLAGS.rounds):
+        for way in FLAGS.ways:
+            rate = time_way(way, images)
+            best[way] = max(best.get(way, 0.0), rate)
+            print(f"round {round_ + 1} {way:>8}: {rate:7.0f} images/s", flush=True)
+    summary = {f"{way}_images_per_sec": round(rate, 1) for way, rate in best.items()}
+    if "api" in best and "trainer" in best:
+        summary["api_over_trainer"] = round(best["api"] / best["trainer"], 3)
+    if "api" in best and "keras_io" in best:
+        summary["api_over_keras_io"] = round(best["api"] / best["keras_io"], 3)
+    return summary
+
+
+def quality(images) -> dict:
+    import numpy as np
+
+    from keras_gan import evaluation, export
+    from keras_gan.classifier import load_classifier
+
+    test_images, test_labels = mnist("test")
+    reference = evaluation.MnistReference(None, evaluation.to_mnist_pixels(test_images, (0, 255)),
+                                          load_classifier(), test_labels)
+    scores = {}
+    for way in ("api", "keras_io"):
+        started = time.perf_counter()
+        if way == "api":
+            gan = our_gan(0)
+            gan.fit(dataset(images), epochs=FLAGS.epochs, verbose=0)
+            generator = gan.generator
+        else:
+            generator, discriminator = user_models(0)
+            keras_io_gan(generator, discriminator, generator.inputs[0].shape[-1]).fit(
+                dataset(images), epochs=FLAGS.epochs, verbose=0)
+        seconds = time.perf_counter() - started
+        export.export_generator(generator, os.path.join(FLAGS.out, way, "generator"), "normal",
+                                (-1.0, 1.0))
+        z = np.random.default_rng(1).standard_normal(
+            (FLAGS.samples, generator.inputs[0].shape[-1])).astype(np.float32)
+        samples = np.concatenate([np.asarray(generator(z[i:i + 1000], training=False))
+                                  for i in range(0, FLAGS.samples, 1000)])
+        result = reference.evaluate(evaluation.to_mnist_pixels(samples, (-1, 1)),
+                                    ["fid", "modes"])
+        scores[way] = {"fid": round(result["fid"], 2), "classes": result["classes_covered"],
+                       "train_seconds": round(seconds, 1)}
+        logging.info("%s: %s", way, scores[way])
+    return scores
+
+
+@exit_on_user_error
+def main(argv):
+    if len(argv) > 1:
+        raise KerasGanError(f"unexpected arguments {' '.join(argv[1:])}")
+    unknown = set(FLAGS.ways) - set(WAYS)
+    if unknown:
+        raise KerasGanError(f"--ways: unknown {', '.join(sorted(unknown))}; expected "
+                            f"{', '.join(WAYS)}")
+    images, _ = mnist("train")
+    summary = speed(images) if FLAGS.mode == "speed" else quality(images)
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    cli.run(main)
