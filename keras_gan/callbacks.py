@@ -254,6 +254,8 @@ class LossCurves(keras.callbacks.Callback):
 class ProgressLogger(StepCallback):
     """Logs epoch, step, every logged value and images/s every `every_n_steps` steps."""
 
+    _ORDER = ("d_loss", "g_loss", "d_real", "d_fake", "d_fake_after")
+
     def __init__(self, global_batch_size: int, steps_per_epoch: int, total_steps: int,
                  every_n_steps: int):
         super().__init__()
@@ -261,15 +263,21 @@ class ProgressLogger(StepCallback):
         self.total_steps, self.every_n_steps = total_steps, every_n_steps
         self._clock = self._clock_step = None
 
+    def on_train_begin(self, logs=None):
+        # The first rate includes tracing: logs arrive once per fused call, all at its end.
+        super().on_train_begin(logs)
+        self._clock, self._clock_step = time.perf_counter(), self.step or 0
+
     def on_step_end(self, step, logs):
-        if self._clock is None:
-            self._clock, self._clock_step = time.perf_counter(), step
         if step % self.every_n_steps and step != self.total_steps:
             return
         now = time.perf_counter()
         rate = (step - self._clock_step) * self.global_batch_size / max(now - self._clock, 1e-9)
         self._clock, self._clock_step = now, step
-        values = "  ".join(f"{name} {value:.4g}" for name, value in logs.items())
+        # The losses and D's outputs first, in a fixed order; then what the objective adds.
+        names = sorted(logs, key=lambda n: (self._ORDER.index(n) if n in self._ORDER
+                                            else len(self._ORDER), n))
+        values = "  ".join(f"{name} {logs[name]:.4g}" for name in names)
         logging.info("epoch %d step %d/%d  %s  %.0f images/s",
                      (step - 1) // self.steps_per_epoch + 1, step, self.total_steps, values, rate)
 

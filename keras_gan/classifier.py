@@ -1,5 +1,5 @@
 """The small MNIST CNN whose features and softmax give FID, the Inception-Score analogue and mode
-coverage (SPEC 5). Inputs are (N, 28, 28, 1) images in [0, 1].
+coverage (docs/evaluation.md). Inputs are (N, 28, 28, 1) images in [0, 1].
 
 One trained copy ships inside the package (`PACKAGED`, with its SHA-256, test accuracy and the
 scores of real data in the JSON beside it), so everyone's FID is the same function;

@@ -1,17 +1,18 @@
 """How every keras_gan program starts: a quiet console, flagfiles and plugins, then absl's
 `app.run` with one-line flag errors.
 
-TensorFlow prints its start-up lines from two shared libraries (so twice), and an error-level
-"failed call to cuInit" on every machine without a GPU, before any Python logging setting can
-act. Its Python side logs every checkpoint shard and signature rename at INFO. Programs filter
-these at the file-descriptor level: each start-up line once, no cuInit line where no NVIDIA
-device exists, TensorFlow's Python INFO lines off. Everything else, our progress lines and
-warnings included, passes unchanged.
+TensorFlow's C++ side prints start-up lines (twice: two shared libraries load), an error-level
+"failed call to cuInit" on every machine without a GPU, and grappler's "remapper failed" when a
+refined generator's gradient graph offers a fusion it then declines: noise to a user, all before
+any Python logging setting can act, all in absl's C++ format before its logging is initialised
+(`I0000 00:00:...`). Programs filter these lines at the file-descriptor level unless the user
+set TF_CPP_MIN_LOG_LEVEL, who then sees everything TensorFlow prints at that level. TensorFlow's
+Python side logs every checkpoint shard and signature rename at INFO; those records are off.
+Our progress lines and warnings (absl's Python format, with a real date) pass unchanged.
 """
 from __future__ import annotations
 
 import atexit
-import glob
 import logging
 import os
 import re
@@ -19,23 +20,16 @@ import sys
 import threading
 from typing import Callable
 
-_PREFIX = re.compile(rb"^[IWEF]\d{4} [\d:.]+\s+\d+ ")
-_ONCE = (rb"All log messages before absl::InitializeLog", rb"cudart_stub.cc",
-         rb"cpu_feature_guard.cc", rb"To enable the following instructions",
-         rb"oneDNN custom operations are on")
-_NO_GPU_NOISE = (rb"failed call to cuInit",)
+# A line of TensorFlow's C++ logging (absl's format with the zero date of logging that was never
+# initialised), and the notice absl prints before the first of them.
+_CPP_LINE = re.compile(rb"^[IWEF]0000 00:00:")
+_CPP_NOTICES = (rb"All log messages before absl::InitializeLog",
+                rb"To enable the following instructions")  # a start-up record's second line
 
 
-def _filter_line(line: bytes, seen: set, has_gpu: bool) -> bool:
-    """Whether to print `line`; remembers start-up lines in `seen`."""
-    if not has_gpu and any(pattern in line for pattern in _NO_GPU_NOISE):
-        return False
-    if any(pattern in line for pattern in _ONCE):
-        key = _PREFIX.sub(b"", line)
-        if key in seen:
-            return False
-        seen.add(key)
-    return True
+def _filter_line(line: bytes) -> bool:
+    """Whether to print `line`: anything but TensorFlow's C++ log lines."""
+    return not (_CPP_LINE.match(line) or any(notice in line for notice in _CPP_NOTICES))
 
 
 def _not_library_info(record: logging.LogRecord) -> bool:
@@ -45,26 +39,26 @@ def _not_library_info(record: logging.LogRecord) -> bool:
 
 
 def quiet_console() -> None:
-    """Routes file descriptor 2 through `_filter_line` for the rest of the process."""
+    """Routes file descriptor 2 through `_filter_line` for the rest of the process, unless the
+    user set TF_CPP_MIN_LOG_LEVEL (then TensorFlow's own level applies, nothing is filtered)."""
     if getattr(quiet_console, "installed", False):
         return
     quiet_console.installed = True
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     # Filters, not levels: TensorFlow sets its logger's level when imported, and parts of it log
     # through absl's logger, which our progress lines use too.
     for name in ("tensorflow", "absl"):
         logging.getLogger(name).addFilter(_not_library_info)
-    has_gpu = bool(glob.glob("/dev/nvidia[0-9]*")) or sys.platform != "linux"
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL"):
+        return
     original = os.dup(2)
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
 
     def pump():
-        seen = set()
         with os.fdopen(read_end, "rb", buffering=0) as source:
             for line in iter(source.readline, b""):
-                if _filter_line(line, seen, has_gpu):
+                if _filter_line(line):
                     os.write(original, line)
 
     thread = threading.Thread(target=pump, name="console-filter", daemon=True)

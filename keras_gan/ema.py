@@ -15,7 +15,7 @@ class ExponentialMovingAverage:
     2,000 steps). While the warm-up sets d the average spans about the last 1 / (warmup - 1) of
     the steps, a ninth at 10; a smaller `warmup` averages longer (2: the plain mean of every step).
 
-    BatchNorm's moving statistics are averaged the same way (SPEC 8); integer state (the
+    BatchNorm's moving statistics are averaged the same way; integer state (the
     replica-aware Dropout's call counter) is copied. Create it inside `strategy.scope()` and call
     `update` in cross-replica context, after G's update.
     """

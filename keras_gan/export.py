@@ -1,6 +1,6 @@
 """The generator as a self-contained SavedModel: serving needs TensorFlow only, not keras_gan.
 
-Endpoints (SPEC section 6):
+Endpoints (docs/serving.md):
   serving_default(z: float32 [None, z_dim]) -> {"images": [None, H, W, C]} in the data range
   sample(num: int32 [], seed: int32 [] optional) -> {"images": ...}, z from the model's own prior
   info() -> {"z_dim", "value_range", "noise", "num_classes", "class_prior"}: what a caller needs

@@ -15,7 +15,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
     Keras 3 runs a frozen BN in inference mode (moving statistics). A GAN freezes D inside GD for
     G's update, yet the references (PyTorch-GAN, the Keras-2 recipes) still normalise D with the
     batch's statistics there. Here a frozen layer called with `training=True` normalises with batch
-    statistics and leaves gamma, beta and the moving statistics untouched (SPEC section 2, "Trap").
+    statistics and leaves gamma, beta and the moving statistics untouched.
 
     Batch statistics are synchronised across replicas by default, so a step split over several
     devices computes what the same global batch computes on one device.
@@ -146,7 +146,7 @@ class Dropout(keras.layers.Layer):
     """Inverted dropout whose masks differ across replicas and replay exactly after a resume.
 
     Keras's Dropout draws from a SeedGenerator that every replica shares, so all replicas would
-    drop the same units (SPEC 7). Here each call draws a stateless mask from (seed, call counter)
+    drop the same units. Here each call draws a stateless mask from (seed, call counter)
     with the replica id folded in; the counter is a checkpointed variable. `spatial=True` drops
     whole channels (PyTorch's Dropout2d).
     """

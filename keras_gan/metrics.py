@@ -156,7 +156,7 @@ def discriminator_accuracy(discriminator: keras.Model, generator: keras.Model,
                            batch_size: int = 500, labels: np.ndarray | None = None
                            ) -> Dict[str, float]:
     """D's accuracy at threshold 0.5 on real images (label 1) and as many fakes (label 0),
-    both in inference mode (SPEC 3.4: the source reports 0.80 and 0.92). A conditional pair
+    both in inference mode (the heuristic GAN's source reports 0.80 and 0.92). A conditional pair
     is given the real images' `labels`, which the fakes are drawn for as well."""
     z_dim = int(generator.inputs[0].shape[-1])
     correct_real = correct_fake = 0

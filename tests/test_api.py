@@ -220,3 +220,44 @@ def test_bad_models_or_data_fail_with_one_value_error(build, call, message):
     with pytest.raises(ValueError, match=message) as raised:
         call(keras_gan.GAN(*build()))
     assert isinstance(raised.value, KerasGanError)
+
+
+LIBRARY_RUN = """
+import sys
+from keras_gan import config, errors, training
+values = dict(data_dir=sys.argv[1], run_dir=sys.argv[2], max_steps=3, batch_size=16,
+              steps_per_call=3, sample_every=3, log_every=3, checkpoint_every=3)
+try:
+    training.train(config.from_values({**values, "batch_size": 0}), None, 28)
+except errors.KerasGanError as error:
+    print("error:", error)
+run = config.from_values(values)
+training.train(run, lambda split: training.load_data(run, split, 28), 28)
+assert "absl.flags" not in sys.modules or not __import__("absl.flags").flags.FLAGS.is_parsed()
+"""
+
+
+def test_the_library_trains_a_run_config_without_any_flags(mnist_dir, tmp_path):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-c", LIBRARY_RUN, mnist_dir, str(run_dir)],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The library names its own parameter; the programs print it as the flag that sets it.
+    assert "error: batch_size=0: expected a positive integer" in result.stdout
+    assert len((run_dir / "history.csv").read_text().splitlines()) == 4
+    assert (run_dir / "generator" / "saved_model.pb").exists()
+
+
+def test_errors_name_flags_in_the_programs():
+    from keras_gan.errors import FLAG_NAMES, as_flags
+
+    flags = {"batch_size", "steps_per_call", "order", "d_steps", "run_dir"}
+    assert as_flags("order=simultaneous updates both: expected d_steps=1, not 2", FLAG_NAMES,
+                    flags) == "--order=simultaneous updates both: expected --d_steps=1, not 2"
+    assert as_flags("global_batch_size=7: no; steps_per_execution=0; run_dir=/a/b=c x.y=1 "
+                    "unknown=3", FLAG_NAMES, flags) == (
+        "--batch_size=7: no; --steps_per_call=0; --run_dir=/a/b=c x.y=1 unknown=3")

@@ -10,7 +10,8 @@ def trainable_count(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
-# (architecture, image shape, G params, D params): counted by hand from SPEC section 3.
+# (architecture, image shape, G params, D params): counted by hand from the source documents
+# (docs/configs.md names them).
 EXPECTED = [
     ("paper_maxout", (28, 28, 1), 2_503_984, 1_231_441),
     ("pytorch_mlp", (28, 28, 1), 1_510_032, 533_505),

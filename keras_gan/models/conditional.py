@@ -1,4 +1,4 @@
-"""Class-conditional G and D around any architecture's pair (SPEC 8, "Conditioning").
+"""Class-conditional G and D around any architecture's pair (docs/conditional.md).
 
 G(z, y) is the architecture's G on z joined to onehot(y) (Mirza & Osindero 2014; in both modes:
 the architectures have no conditional BatchNorm). D(x, y) is either the architecture's D on x

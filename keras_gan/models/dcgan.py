@@ -22,7 +22,7 @@ def dcgan_batchnorm(**kwargs) -> BatchNormalization:
 
 def mnist32_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Model:
     """PyTorch-GAN dcgan.py G: Dense to 8x8x128, two (upsample, 3x3 conv, BN(0.8), LeakyReLU)
-    blocks, a 3x3 conv to the image channels and tanh (SPEC 3.5)."""
+    blocks, a 3x3 conv to the image channels and tanh (PyTorch-GAN dcgan.py)."""
     size, channels = image_shape[0], image_shape[-1]
     start = size // 4
     z = keras.Input((z_dim,), name="z")
@@ -39,7 +39,7 @@ def mnist32_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Mo
 
 def mnist32_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
     """PyTorch-GAN dcgan.py D: four (3x3 stride-2 conv, LeakyReLU, Dropout2d 0.25, BN(0.8))
-    blocks of 16, 32, 64, 128 filters, no BN in the first, then one logit (SPEC 3.5)."""
+    blocks of 16, 32, 64, 128 filters, no BN in the first, then one logit (PyTorch-GAN dcgan.py)."""
     image = keras.Input(image_shape, name="image")
     h = image
     for index, filters in enumerate((16, 32, 64, 128)):
@@ -55,7 +55,7 @@ def mnist32_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
 def celeba64_generator(image_shape: Tuple[int, int, int], z_dim: int, width: int = 64
                        ) -> keras.Model:
     """DCGAN tutorial G: z as 1x1 -> ConvT 4x4 to 4x4x(8 ngf), then stride-2 ConvT + BN + ReLU
-    blocks to 64x64, tanh; no biases (SPEC 3.6)."""
+    blocks to 64x64, tanh; no biases (the DCGAN tutorial)."""
     z = keras.Input((z_dim,), name="z")
     h = keras.layers.Reshape((1, 1, z_dim))(z)
     for index, filters in enumerate((width * 8, width * 4, width * 2, width)):
@@ -71,7 +71,7 @@ def celeba64_generator(image_shape: Tuple[int, int, int], z_dim: int, width: int
 
 def celeba64_discriminator(image_shape: Tuple[int, int, int], width: int = 64) -> keras.Model:
     """DCGAN tutorial D: stride-2 4x4 convs of ndf, 2, 4, 8 ndf (BN after all but the first,
-    LeakyReLU 0.2), then a valid 4x4 conv to one logit; no biases (SPEC 3.6)."""
+    LeakyReLU 0.2), then a valid 4x4 conv to one logit; no biases (the DCGAN tutorial)."""
     image = keras.Input(image_shape, name="image")
     h = image
     for index, filters in enumerate((width, width * 2, width * 4, width * 8)):

@@ -1,4 +1,4 @@
-"""Fully-connected G and D from the source documents (SPEC section 3).
+"""Fully-connected G and D from the source documents (docs/configs.md names each source).
 
 Where a source gives no initialisation, layers keep Keras's (Glorot uniform, zero bias). PyTorch's
 nn.Linear default, U(+-1/sqrt(fan_in)), was tried for the PyTorch-GAN port and measured worse here:
@@ -22,7 +22,7 @@ def _torch_bn() -> BatchNormalization:
 
 def pytorch_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Model:
     """PyTorch-GAN gan.py G: 128 -> 256 -> 512 -> 1024 (BN, LeakyReLU 0.2) -> tanh image
-    (SPEC 3.3)."""
+    (PyTorch-GAN gan.py)."""
     z = keras.Input((z_dim,), name="z")
     h = keras.layers.Dense(128)(z)
     h = keras.layers.LeakyReLU(0.2)(h)
@@ -35,7 +35,7 @@ def pytorch_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Mo
 
 
 def pytorch_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
-    """PyTorch-GAN gan.py D: 512 -> 256 (LeakyReLU 0.2) -> one logit (SPEC 3.3)."""
+    """PyTorch-GAN gan.py D: 512 -> 256 (LeakyReLU 0.2) -> one logit."""
     image = keras.Input(image_shape, name="image")
     h = keras.layers.Flatten()(image)
     for units in (512, 256):
@@ -48,7 +48,7 @@ def pytorch_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
 def paper_generator(image_shape: Tuple[int, int, int], z_dim: int,
                     pixel_mean: np.ndarray | None = None) -> keras.Model:
     """pylearn2 `adversarial/mnist.yaml` G: 1200 ReLU -> 1200 ReLU -> sigmoid, U(+-0.05) weights,
-    output bias the logit of each pixel's mean intensity in the training data (SPEC 3.1)."""
+    output bias the logit of each pixel's mean intensity in the training data."""
     pixels = int(np.prod(image_shape))
     output_bias = "zeros"
     if pixel_mean is not None:
@@ -67,7 +67,7 @@ def paper_generator(image_shape: Tuple[int, int, int], z_dim: int,
 
 def paper_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
     """pylearn2 `adversarial/mnist.yaml` D: dropout keep 0.8 on the input, Maxout(240, 5) twice with
-    dropout keep 0.5 on their inputs and the output's, U(+-0.005) weights (SPEC 3.1)."""
+    dropout keep 0.5 on their inputs and the output's, U(+-0.005) weights (pylearn2 mnist.yaml)."""
     image = keras.Input(image_shape, name="image")
     h = Dropout(0.2)(keras.layers.Flatten()(image))
     for _ in range(2):
@@ -81,7 +81,7 @@ def paper_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
 def blog_generator(image_shape: Tuple[int, int, int], z_dim: int,
                    batchnorm: bool = False) -> keras.Model:
     """The blog posts' G: 256 ReLU -> 512 ReLU -> 784 sigmoid, BN after each hidden Dense in
-    the third stage (SPEC 3.2)."""
+    the third stage."""
     z = keras.Input((z_dim,), name="z")
     h = z
     for units in (256, 512):
@@ -108,7 +108,7 @@ def blog_discriminator(image_shape: Tuple[int, int, int]) -> keras.Model:
 
 def heuristic_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Model:
     """Deep MLP G of the non-saturating-GAN write-up: seven Dense + BN + LeakyReLU + Dropout
-    blocks widening to 784, then a sigmoid image (SPEC 3.4)."""
+    blocks widening to 784, then a sigmoid image (the heuristic GAN)."""
     z = keras.Input((z_dim,), name="z")
     h = z
     for units, rate in zip((196, 289, 361, 400, 512, 625, 784),
