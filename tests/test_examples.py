@@ -81,3 +81,22 @@ def test_an_unknown_plugin_or_flagfile_is_one_line(tmp_path):
                  cwd=REPO)
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: --flagfile=missing.cfg: no such file (named in {tmp_path / 'outer.cfg'})")
+
+
+def test_api_comparison_times_every_way_and_scores_both(mnist_dir, tmp_path):
+    import json
+
+    common = ["-m", "experiments.api_comparison", f"--data_dir={mnist_dir}",
+              "--steps_per_execution=2", "--batch_size=16"]
+    speed = run([*common, "--mode=speed", "--steps=4", "--rounds=1"], cwd=REPO)
+    assert speed.returncode == 0, speed.stderr[-3000:]
+    summary = json.loads(speed.stdout.strip().splitlines()[-1])
+    assert set(summary) >= {"api_images_per_sec", "api_arrays_images_per_sec",
+                            "trainer_images_per_sec", "keras_io_images_per_sec",
+                            "api_arrays_over_trainer", "api_over_keras_io"}
+    quality = run([*common, "--mode=quality", "--epochs=1", "--samples=200",
+                   f"--out={tmp_path}"], cwd=REPO)
+    assert quality.returncode == 0, quality.stderr[-3000:]
+    scores = json.loads(quality.stdout.strip().splitlines()[-1])
+    assert set(scores) == {"api", "keras_io"} and all(s["fid"] > 0 for s in scores.values())
+    assert (tmp_path / "keras_io" / "generator" / "saved_model.pb").exists()
