@@ -2,7 +2,8 @@
 
 The models are the user's own small DCGAN of examples/dcgan_mnist.py; the keras-io loop is
 keras.io's DCGAN example (a `keras.Model` whose `train_step` trains D on real and fake, then G
-through D with only G's gradients applied) run by Keras's `fit`.
+through D with only G's gradients applied) run by Keras's `fit`. By default keras_gan plays the
+same recipe (`--order=d_first --d_style=concat`), so the two differ only in how they run it.
 
     python -m experiments.api_comparison --data_dir=../shared/data/mnist --mode=speed
     python -m experiments.api_comparison --data_dir=../shared/data/mnist --mode=quality \
@@ -27,9 +28,9 @@ from keras_gan.errors import KerasGanError, exit_on_user_error
 flags.DEFINE_string("data_dir", "", "Folder of the four MNIST IDX .gz files; empty: tfds.")
 flags.DEFINE_enum("mode", "speed", ["speed", "quality"], "What to compare.")
 flags.DEFINE_list("ways", ["api", "api_arrays", "trainer", "keras_io"],
-                  "speed: which ways to time: GAN.fit on a tf.data pipeline, GAN.fit on NumPy "
-                  "arrays (the CLI's data path), the CLI's trainer calls alone, the keras-io "
-                  "loop on the same tf.data pipeline.")
+                  "Which ways to run: GAN.fit on a tf.data pipeline, GAN.fit on NumPy arrays "
+                  "(the CLI's data path), the CLI's trainer calls alone, the keras-io loop on "
+                  "the same tf.data pipeline (quality: api and keras_io).")
 flags.DEFINE_integer("steps", 600, "speed: timed steps per way and round (after a warm-up).")
 flags.DEFINE_integer("rounds", 3, "speed: interleaved rounds.")
 flags.DEFINE_integer("epochs", 2, "quality: epochs each way trains.")
@@ -38,6 +39,11 @@ flags.DEFINE_integer("steps_per_execution", 50, "Steps fused into one call, ever
 flags.DEFINE_integer("max_images", 0, "Train on at most this many images; 0: all.")
 flags.DEFINE_integer("samples", 10000, "quality: samples scored per way.")
 flags.DEFINE_integer("seed", 0, "quality: seed of the initial weights, the data order and z.")
+flags.DEFINE_enum("order", "d_first", ["d_first", "g_first"],
+                  "keras_gan's order of updates; keras-io's loop is d_first: D on G's fakes, then "
+                  "G on fresh noise.")
+flags.DEFINE_enum("d_style", "concat", ["concat", "separate"],
+                  "keras_gan's D batch; keras-io's loop trains D on one concatenated batch.")
 flags.DEFINE_string("out", "runs/api_comparison", "quality: where the scores go.")
 FLAGS = flags.FLAGS
 WAYS = ("api", "api_arrays", "trainer", "keras_io")
@@ -121,6 +127,7 @@ def our_gan(seed: int):
     gan = keras_gan.GAN(*user_models(seed))
     return gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
                        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                       order=FLAGS.order, d_style=FLAGS.d_style,
                        steps_per_execution=FLAGS.steps_per_execution)
 
 
@@ -198,7 +205,7 @@ def quality(images) -> dict:
     reference = evaluation.MnistReference(None, evaluation.to_mnist_pixels(test_images, (0, 255)),
                                           load_classifier(), test_labels)
     scores = {}
-    for way in ("api", "keras_io"):
+    for way in [way for way in ("api", "keras_io") if way in FLAGS.ways]:
         started = time.perf_counter()
         if way == "api":
             gan = our_gan(FLAGS.seed)

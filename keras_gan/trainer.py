@@ -17,7 +17,8 @@ from keras_gan import objectives, penalties
 from keras_gan.ema import ExponentialMovingAverage
 from keras_gan.errors import KerasGanError
 from keras_gan.loss_scale import DynamicLossScale
-from keras_gan.models import build_combined, is_conditional
+from keras_gan.layers import BatchNormalization
+from keras_gan.models import build_combined, is_conditional, nested_layers
 
 ORDERS = ("g_first", "d_first", "simultaneous")
 D_STYLES = ("concat", "separate")
@@ -105,9 +106,19 @@ class TrainerConfig:
 
 @contextlib.contextmanager
 def frozen(model: keras.Model):
-    """Freezes `model` while tracing one update: its variables get no gradient and, with
-    `keras_gan.layers.BatchNormalization`, it still normalises with batch statistics."""
+    """Freezes `model` while tracing one update: its variables get no gradient, and it still
+    normalises with batch statistics, as the references' frozen networks do.
+
+    `keras_gan.layers.BatchNormalization` does that frozen and leaves its moving statistics
+    alone. Keras's own BatchNormalization would switch to its moving statistics when frozen, so
+    a user's model keeps those layers trainable (their variables are in neither update's list):
+    they normalise with the batch and update their moving statistics, as in keras.io's loop and
+    PyTorch's."""
     model.trainable = False
+    for layer in nested_layers(model):
+        if (isinstance(layer, keras.layers.BatchNormalization)
+                and not isinstance(layer, BatchNormalization)):
+            layer.trainable = True
     try:
         yield
     finally:

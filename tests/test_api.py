@@ -261,3 +261,24 @@ def test_errors_name_flags_in_the_programs():
     assert as_flags("global_batch_size=7: no; steps_per_execution=0; run_dir=/a/b=c x.y=1 "
                     "unknown=3", FLAG_NAMES, flags) == (
         "--batch_size=7: no; --steps_per_call=0; --run_dir=/a/b=c x.y=1 unknown=3")
+
+
+def test_a_frozen_keras_batchnorm_still_normalises_with_the_batch():
+    """Keras's own BatchNormalization in a user's model: frozen for the other network's update,
+    it must not switch to its moving statistics (the references normalise with the batch)."""
+    from keras_gan.trainer import frozen
+
+    keras.utils.set_random_seed(0)
+    image = keras.Input(SHAPE)
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(8)(keras.layers.Flatten()(image)))
+    discriminator = keras.Model(image, keras.layers.Dense(1)(h))
+    x = EXAMPLES[:16] * 3.0 + 1.0  # far from the fresh moving statistics (0, 1)
+    batch_normalised = discriminator(x, training=True).numpy()
+    with frozen(discriminator):
+        assert not discriminator.trainable_weights or all(
+            isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator.layers
+            if layer.trainable_weights)
+        frozen_output = discriminator(x, training=True).numpy()
+    np.testing.assert_allclose(frozen_output, batch_normalised, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(discriminator(x, training=False).numpy(), batch_normalised, atol=1e-3)
+    assert discriminator.trainable  # unfrozen after

@@ -197,7 +197,7 @@ def num_classes(generator: keras.Model) -> int:
     Embedding layer: 0 for an unconditional G or one with neither."""
     if not is_conditional(generator):
         return 0
-    for layer in _nested_layers(generator):
+    for layer in nested_layers(generator):
         if isinstance(layer, keras.layers.CategoryEncoding):
             return int(layer.num_tokens)
         if isinstance(layer, keras.layers.Embedding):
@@ -205,9 +205,9 @@ def num_classes(generator: keras.Model) -> int:
     return 0
 
 
-def _nested_layers(model: keras.Model):
+def nested_layers(model: keras.Model):
     """Every layer of `model`, those of the models inside it too (a refined G wraps G)."""
     for layer in model.layers:
         yield layer
         if isinstance(layer, keras.Model):
-            yield from _nested_layers(layer)
+            yield from nested_layers(layer)
