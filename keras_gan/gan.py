@@ -61,6 +61,7 @@ class GAN(keras.Model):
         self.class_prior = np.full(self.num_classes, 1.0 / max(self.num_classes, 1))
         self.trainer: GANTrainer | None = None
         self._settings = None
+        self.built = True  # G and D come built; Keras's save_weights() asks
 
     @property
     def value_range(self) -> Tuple[float, float]:
@@ -145,6 +146,7 @@ class GAN(keras.Model):
         self.trainer = GANTrainer(lambda: (self.generator, self.discriminator),
                                   lambda: (g_optimizer, d_optimizer), config,
                                   self.distribute_strategy)
+        self.optimizer = None  # two optimisers, in `trainer`; Keras's summary() asks for one
         self.compiled = True
         return self
 

@@ -282,3 +282,16 @@ def test_a_frozen_keras_batchnorm_still_normalises_with_the_batch():
     np.testing.assert_allclose(frozen_output, batch_normalised, rtol=1e-5, atol=1e-6)
     assert not np.allclose(discriminator(x, training=False).numpy(), batch_normalised, atol=1e-3)
     assert discriminator.trainable  # unfrozen after
+
+
+def test_a_gan_is_a_keras_model_summary_and_weights_round_trip(tmp_path):
+    gan = keras_gan.GAN(*user_models()).compile()
+    gan.summary(print_fn=lambda *args, **kwargs: None)
+    before = [w.numpy().copy() for w in gan.weights]
+    gan.save_weights(str(tmp_path / "gan.weights.h5"))
+    for weight in gan.weights:
+        weight.assign(np.zeros(weight.shape, weight.dtype))
+    gan.load_weights(str(tmp_path / "gan.weights.h5"))
+    assert len(before) == len(gan.generator.weights) + len(gan.discriminator.weights)
+    for a, w in zip(before, gan.weights):
+        np.testing.assert_array_equal(w.numpy(), a)
