@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gan import inputs, models, objectives
-from keras_gan.data import ImageFiles, LabelledImages
+from keras_gan.data import LabelledImages
 from keras_gan.errors import KerasGanError
 from keras_gan.trainer import GANTrainer, TrainerConfig
 
@@ -192,9 +192,7 @@ class GAN(keras.Model):
                 f"steps_per_epoch={steps_per_epoch}: expected a positive integer (the dataset's "
                 f"length is {'unknown' if data.batches_per_epoch is None else 'too short'}: "
                 f"{data.batches_per_epoch} batches for d_steps={config.d_steps})")
-        # g_top_k_decay is per epoch, as in the paper; the trainer decays per G step.
-        self.trainer.set_batch_size(data.global_batch_size,
-                                    g_top_k_decay=config.g_top_k_decay ** (1 / per_epoch))
+        self._set_batch(data, per_epoch)
         callbacks = list(callbacks or [])
         callback_list = keras.callbacks.CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -212,11 +210,15 @@ class GAN(keras.Model):
         """An iterator over the distributed training elements `fit` would feed from the current
         step on, for `trainer.train_steps` (benchmarks, profiling)."""
         data = _TrainingData.of(self, x, y, batch_size, seed)
-        per_epoch = max(1, (data.batches_per_epoch or 1) // self._settings.config.d_steps)
-        self.trainer.set_batch_size(
-            data.global_batch_size,
-            g_top_k_decay=self._settings.config.g_top_k_decay ** (1 / per_epoch))
+        d_steps = self._settings.config.d_steps
+        self._set_batch(data, max(1, (data.batches_per_epoch or 1) // d_steps))
         return iter(self._stream(data, seed))
+
+    def _set_batch(self, data: "_TrainingData", steps_per_epoch: int) -> None:
+        """Fixes the trainer's batch size; g_top_k_decay is per epoch, as in the paper, and the
+        trainer decays per G step."""
+        decay = self._settings.config.g_top_k_decay ** (1 / steps_per_epoch)
+        self.trainer.set_batch_size(data.global_batch_size, g_top_k_decay=decay)
 
     def _stream(self, data: "_TrainingData", seed: int):
         """The distributed training elements from the current step on."""
@@ -325,12 +327,9 @@ class _TrainingData:
                 raise KerasGanError(f"y: {len(data.labels)} labels for {len(data)} examples")
             _check_labels(data.labels, gan.num_classes, "y")
             gan.class_prior = np.bincount(data.labels, minlength=gan.num_classes) / len(data)
-        decode = None
-        if isinstance(data.images, ImageFiles):
-            decode = lambda paths: tf.map_fn(data.images.decode, paths,  # noqa: E731
-                                             fn_output_signature=tf.uint8)
         return cls(lambda start: inputs.example_batches(data, batch_size, seed, start),
-                   batch_size, inputs.batches_per_epoch(len(data), batch_size), decode)
+                   batch_size, inputs.batches_per_epoch(len(data), batch_size),
+                   inputs.file_decoder(data))
 
     @classmethod
     def _from_dataset(cls, gan: GAN, dataset: tf.data.Dataset) -> "_TrainingData":

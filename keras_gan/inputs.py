@@ -136,12 +136,19 @@ def training_elements(batches: tf.data.Dataset, spec: StreamSpec, start_index: i
             .prefetch(tf.data.AUTOTUNE))
 
 
+def file_decoder(data: LabelledImages):
+    """`training_elements`'s `prepare` for `data`: decodes a batch of image paths when the
+    images are files, else None."""
+    if not isinstance(data.images, ImageFiles):
+        return None
+    return lambda paths: tf.map_fn(data.images.decode, paths, fn_output_signature=tf.uint8)
+
+
 def training_stream(data: LabelledImages | np.ndarray, spec: StreamSpec, start_index: int = 0,
                     input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
     """The training elements of in-memory or on-disk `data` (`training_elements` of its
     `example_batches`): everything random about element i is a function of (seed, i)."""
     data = data if isinstance(data, LabelledImages) else LabelledImages(data)
-    decode = ((lambda paths: tf.map_fn(data.images.decode, paths, fn_output_signature=tf.uint8))
-              if isinstance(data.images, ImageFiles) else None)
     batches = example_batches(data, spec.global_batch_size, spec.seed, start_index)
-    return training_elements(batches, spec, start_index, input_context, prepare=decode)
+    return training_elements(batches, spec, start_index, input_context,
+                             prepare=file_decoder(data))
