@@ -7,10 +7,18 @@ side by side.
         --data_dir=../shared/data/mnist [--steps=2000] [--json]
     python -m experiments.benchmark --flagfile=experiments/configs/dcgan_mnist32.cfg \
         --image_dir=FOLDER --channels=1 [--stream_from_disk] --modes=fast
+    python -m experiments.benchmark --flagfile=experiments/configs/cgan_mnist_conv.cfg \
+        --data_dir=../shared/data/mnist --modes=fast --floor --pytorch --rounds=3 [--profile]
+
+With --rounds, every timed thing runs once per round, one after another, and the best round of
+each is reported: the host's speed drifts, so only side-by-side figures compare.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 import time
 
 from absl import flags
@@ -21,13 +29,22 @@ from experiments import dcgan  # noqa: F401  (defines --image_size so its config
 from keras_gan import cli
 from keras_gan.errors import KerasGanError, exit_on_user_error
 
-flags.DEFINE_integer("steps", 2000, "Timed training steps per mode (after a warm-up).")
+flags.DEFINE_integer("steps", 2000, "Timed training steps per mode and round (after a warm-up).")
 flags.DEFINE_integer("warmup_steps", 200, "Untimed steps first (tracing, XLA compilation).")
+flags.DEFINE_integer("rounds", 1, "Rounds: every mode, the floor and PyTorch are timed once per "
+                     "round, one after another, and the best round of each is reported (the host "
+                     "is shared and noisy).")
 flags.DEFINE_bool("synthetic_data", False, "Random in-memory images instead of MNIST.")
 flags.DEFINE_bool("json", False, "End with one JSON line: images_per_sec, plain_images_per_sec.")
 flags.DEFINE_list("modes", ["fast", "plain"], "Which modes to time.")
 flags.DEFINE_bool("floor", False, "Also time the fast step's own matrix products alone, one "
                   "after another (keras_gan.floor): the step's hardware floor.")
+flags.DEFINE_bool("profile", False, "Also print where one fused call of the fast step spends "
+                  "its time, by op type (keras_gan.op_profile).")
+flags.DEFINE_bool("pytorch", False, "Also time the same models and step in PyTorch "
+                  "(experiments.pytorch_reference, needs torch) in each round, in its settings "
+                  "for this precision: plain and channels_last in float32, bfloat16 autocast "
+                  "without and with channels_last in mixed bfloat16.")
 FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 
@@ -48,6 +65,9 @@ def load_data(split: str):
 # The plain mode is the usual custom loop: one tf.function call per step, Keras's optimisers.
 MODES = {"fast": {},
          "plain": {"steps_per_call": 1, "jit_compile": False, "fused_optimizers": False}}
+# PyTorch's CPU settings compared with each of our precisions (experiments.pytorch_reference).
+PYTORCH_SETTINGS = {"float32": ("plain", "channels_last"),
+                    "mixed_bfloat16": ("bf16", "channels_last_bf16")}
 
 
 def onednn_kernels() -> bool:
@@ -57,78 +77,192 @@ def onednn_kernels() -> bool:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
-def time_mode(mode: str) -> dict:
-    from keras_gan import models
+class Mode:
+    """One mode's trainer, built and warmed up once, then timed once per round."""
 
-    with flagsaver.flagsaver(**MODES[mode]):
-        setup = common.prepare(load_data, models.ARCHITECTURES[FLAGS.architecture].image_size)
-        trainer = setup.gan.trainer
-        iterator = setup.gan.train_iterator(setup.data, batch_size=FLAGS.batch_size,
-                                            seed=FLAGS.seed)
-        trainer.train_steps(iterator, FLAGS.warmup_steps)
+    def __init__(self, name: str):
+        from keras_gan import models
+
+        self.name, self.overrides = name, MODES[name]
+        with flagsaver.flagsaver(**self.overrides):
+            self.setup = common.prepare(load_data,
+                                        models.ARCHITECTURES[FLAGS.architecture].image_size)
+            self.steps_per_call = FLAGS.steps_per_call
+            self.description = (
+                f"{FLAGS.architecture}, batch {FLAGS.batch_size}, steps_per_call "
+                f"{FLAGS.steps_per_call}, xla {FLAGS.jit_compile}, fused optimisers "
+                f"{FLAGS.fused_optimizers}, {common.precision_policy()}, oneDNN "
+                f"{onednn_kernels()}")
+        self.trainer = self.setup.gan.trainer
+        self.iterator = self.setup.gan.train_iterator(self.setup.data,
+                                                      batch_size=FLAGS.batch_size, seed=FLAGS.seed)
+        self.trainer.train_steps(self.iterator, FLAGS.warmup_steps)
+
+    def time(self) -> float:
+        """Images per second of --steps steps."""
         started = time.perf_counter()
-        trainer.train_steps(iterator, FLAGS.steps)
-        seconds = time.perf_counter() - started
-        images = FLAGS.steps * FLAGS.batch_size * FLAGS.d_steps
-        result = {"images_per_sec": images / seconds, "steps_per_sec": FLAGS.steps / seconds}
-        if FLAGS.floor and mode == "fast":
-            result["floor"] = time_floor(setup, iterator)
-        source = ("synthetic" if FLAGS.synthetic_data else FLAGS.image_dir + (
-            " streamed" if FLAGS.stream_from_disk else " in memory") if FLAGS.image_dir
-            else FLAGS.dataset)
-        print(f"{mode:>5}: {result['images_per_sec']:9.0f} images/s  "
-              f"{result['steps_per_sec']:8.1f} steps/s  ({source}, {FLAGS.architecture}, batch "
-              f"{FLAGS.batch_size}, steps_per_call {FLAGS.steps_per_call}, xla "
-              f"{FLAGS.jit_compile}, fused optimisers {FLAGS.fused_optimizers}, "
-              f"{common.precision_policy()}, oneDNN {onednn_kernels()})", flush=True)
-    return result
+        self.trainer.train_steps(self.iterator, FLAGS.steps)
+        return FLAGS.steps * FLAGS.batch_size * FLAGS.d_steps / (time.perf_counter() - started)
+
+    def concrete_call(self):
+        import tensorflow as tf
+
+        return self.trainer._train_calls.get_concrete_function(
+            self.iterator, tf.constant(self.steps_per_call, tf.int32))
+
+    def profile(self) -> str:
+        """Where one fused call of this mode spends its time (keras_gan.op_profile)."""
+        from keras_gan import op_profile
+
+        started = time.perf_counter()
+        times = op_profile.profile(lambda: self.trainer.train_steps(self.iterator,
+                                                                    self.steps_per_call))
+        return op_profile.table(times, time.perf_counter() - started, self.steps_per_call)
 
 
-def time_floor(setup, iterator) -> dict:
+class Floor:
     """The fast step's matrix products alone (keras_gan.floor), timed like the step."""
-    import tensorflow as tf
 
-    from keras_gan import floor
+    def __init__(self, fast: Mode):
+        from keras_gan import floor
 
-    function = setup.gan.trainer._train_calls.get_concrete_function(
-        iterator, tf.constant(FLAGS.steps_per_call, tf.int32))
-    products = floor.step_products(function)
-    seconds = floor.time_products(products, FLAGS.steps, FLAGS.steps_per_call)
-    images_per_sec = FLAGS.batch_size * FLAGS.d_steps / seconds
-    gflops = sum(p.flops for p in products) / seconds / 1e9
-    print(f"floor: {images_per_sec:9.0f} images/s  {1 / seconds:8.1f} steps/s  (the step's "
-          f"{len(products)} matrix products alone, {gflops:.0f} GFLOP/s)", flush=True)
-    return {"images_per_sec": images_per_sec, "products": len(products), "gflops": gflops}
+        self.products = floor.step_products(fast.concrete_call())
+        self.steps_per_call = fast.steps_per_call
+        self.flops = sum(p.flops for p in self.products)
+
+    def time(self) -> float:
+        from keras_gan import floor
+
+        seconds = floor.time_products(self.products, FLAGS.steps, self.steps_per_call)
+        return FLAGS.batch_size * FLAGS.d_steps / seconds
+
+
+def pytorch_command(policy: str) -> list:
+    """The reference's command line for the flags' model and step, or a KerasGanError naming
+    the flag it cannot follow."""
+    if policy not in PYTORCH_SETTINGS:
+        raise KerasGanError(f"--pytorch: no PyTorch setting for {policy}; expected --mixed_"
+                            f"precision={' or '.join(PYTORCH_SETTINGS)}")
+    expected = {"order": "g_first", "d_style": "separate", "d_reduction": "mean",
+                "objective": "bce", "g_loss": "non_saturating", "d_steps": 1, "noise": "normal",
+                "g_optimizer": "adam", "d_optimizer": "adam", "penalty": "none"}
+    if FLAGS.conditional == "concat":
+        expected["conditional"] = "projection"
+    for name, value in expected.items():
+        if getattr(FLAGS, name) != value:
+            raise KerasGanError(f"--pytorch: the PyTorch step has --{name}={value}; got "
+                                f"--{name}={getattr(FLAGS, name)}")
+    if FLAGS.g_beta_1 != FLAGS.d_beta_1 or FLAGS.g_beta_2 != FLAGS.d_beta_2:
+        raise KerasGanError("--pytorch: the PyTorch step gives G and D the same Adam betas")
+    if importlib.util.find_spec("torch") is None:
+        raise KerasGanError("--pytorch: PyTorch is not installed; expected `pip install torch`")
+    from experiments import pytorch_reference
+
+    if FLAGS.architecture not in pytorch_reference.ARCHITECTURES:
+        raise KerasGanError(f"--pytorch: no PyTorch model of --architecture="
+                            f"{FLAGS.architecture}; expected one of "
+                            f"{', '.join(pytorch_reference.ARCHITECTURES)}")
+    return [sys.executable, "-m", "experiments.pytorch_reference",
+            f"--architecture={FLAGS.architecture}", f"--batch_size={FLAGS.batch_size}",
+            f"--z_dim={FLAGS.z_dim}", f"--num_classes={10 if FLAGS.conditional != 'none' else 0}",
+            f"--g_learning_rate={FLAGS.g_learning_rate}",
+            f"--d_learning_rate={FLAGS.d_learning_rate}", f"--beta_1={FLAGS.g_beta_1}",
+            f"--beta_2={FLAGS.g_beta_2}", f"--g_ema_decay={FLAGS.g_ema_decay}",
+            f"--settings={','.join(PYTORCH_SETTINGS[policy])}", f"--steps={FLAGS.steps}",
+            f"--warmup_steps={min(FLAGS.warmup_steps, 50)}", f"--seed={FLAGS.seed}", "--json"]
+
+
+def time_pytorch(command: list) -> dict:
+    """One run of the reference: images/s by setting."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise KerasGanError(f"--pytorch: the reference failed:\n{result.stderr[-2000:]}")
+    *lines, last = result.stdout.strip().splitlines()
+    print("\n".join(lines), flush=True)
+    return json.loads(last)
+
+
+def measure() -> dict:
+    """Best images/s of each timed thing over --rounds interleaved rounds."""
+    modes = [Mode(name) for name in FLAGS.modes]
+    timed = {mode.name: mode.time for mode in modes}
+    fast = next((mode for mode in modes if mode.name == "fast"), None)
+    floor = Floor(fast) if FLAGS.floor and fast else None
+    if floor:
+        timed["floor"] = floor.time
+    if FLAGS.pytorch:
+        command = pytorch_command(common.precision_policy())
+        timed["pytorch"] = lambda: time_pytorch(command)
+    best = {}
+    for round_index in range(FLAGS.rounds):
+        for name, time_it in timed.items():
+            result = time_it()
+            if name == "pytorch":
+                for setting, value in result.items():
+                    best[f"pytorch_{setting}"] = max(best.get(f"pytorch_{setting}", 0), value)
+                continue
+            best[name] = max(best.get(name, 0.0), result)
+            print(f"round {round_index + 1}/{FLAGS.rounds} {name:>5}: {result:9.0f} images/s",
+                  flush=True)
+    for mode in modes:
+        print(f"{mode.name:>5}: {best[mode.name]:9.0f} images/s best of {FLAGS.rounds}  "
+              f"({source()}, {mode.description})", flush=True)
+    if floor:
+        print(f"floor: {best['floor']:9.0f} images/s  (the step's {len(floor.products)} matrix "
+              f"products alone, {floor.flops * best['floor'] / FLAGS.batch_size / 1e9:.0f} "
+              f"GFLOP/s)", flush=True)
+    if FLAGS.profile and fast:
+        print(fast.profile(), flush=True)
+    return {"floor_products": len(floor.products)} if floor else {}, best
+
+
+def source() -> str:
+    if FLAGS.synthetic_data:
+        return "synthetic"
+    if FLAGS.image_dir:
+        return FLAGS.image_dir + (" streamed" if FLAGS.stream_from_disk else " in memory")
+    return FLAGS.dataset
 
 
 @exit_on_user_error
 def main(argv):
     if len(argv) > 1:
         common.fail_on_extra_arguments(argv)
-    if FLAGS.steps < 1 or FLAGS.warmup_steps < 0:
-        raise KerasGanError("--steps must be positive and --warmup_steps not negative")
+    if FLAGS.steps < 1 or FLAGS.warmup_steps < 0 or FLAGS.rounds < 1:
+        raise KerasGanError("--steps and --rounds must be positive and --warmup_steps not "
+                            "negative")
     unknown = set(FLAGS.modes) - set(MODES)
     if unknown:
         raise KerasGanError(f"--modes: unknown {', '.join(sorted(unknown))}; expected fast, plain")
-    results = {mode: time_mode(mode) for mode in FLAGS.modes}
+    if FLAGS.pytorch:
+        pytorch_command(common.precision_policy())  # its errors before any training
+    extra, best = measure()
     summary = {"architecture": FLAGS.architecture, "batch_size": FLAGS.batch_size,
                "steps_per_call": FLAGS.steps_per_call, "jit_compile": FLAGS.jit_compile,
                "fused_optimizers": FLAGS.fused_optimizers,
-               "mixed_precision": common.precision_policy(), "onednn": onednn_kernels()}
-    if "fast" in results:
-        summary["images_per_sec"] = round(results["fast"]["images_per_sec"], 1)
-        if FLAGS.floor:
-            floor = results["fast"]["floor"]
-            summary["floor_images_per_sec"] = round(floor["images_per_sec"], 1)
-            summary["floor_products"] = floor["products"]
-            summary["share_of_floor"] = round(summary["images_per_sec"]
-                                              / floor["images_per_sec"], 3)
-            print(f"fast step at {summary['share_of_floor']:.0%} of its matrix-product floor")
-    if "plain" in results:
-        summary["plain_images_per_sec"] = round(results["plain"]["images_per_sec"], 1)
-    if len(results) == 2:
-        summary["speedup"] = round(summary["images_per_sec"] / summary["plain_images_per_sec"], 3)
+               "mixed_precision": common.precision_policy(), "onednn": onednn_kernels(),
+               "rounds": FLAGS.rounds, **extra}
+    if "fast" in best:
+        summary["images_per_sec"] = round(best["fast"], 1)
+    if "floor" in best:
+        summary["floor_images_per_sec"] = round(best["floor"], 1)
+        summary["share_of_floor"] = round(best["fast"] / best["floor"], 3)
+        print(f"fast step at {summary['share_of_floor']:.0%} of its matrix-product floor")
+    if "plain" in best:
+        summary["plain_images_per_sec"] = round(best["plain"], 1)
+    if "fast" in best and "plain" in best:
+        summary["speedup"] = round(best["fast"] / best["plain"], 3)
         print(f"speed-up: {summary['speedup']:.2f}x")
+    pytorch = {key[len("pytorch_"):]: value for key, value in best.items()
+               if key.startswith("pytorch_")}
+    if pytorch:
+        setting = max(pytorch, key=pytorch.get)
+        summary["pytorch_images_per_sec"] = {k: round(v, 1) for k, v in pytorch.items()}
+        summary["pytorch_best_setting"] = setting
+        if "fast" in best:
+            summary["vs_pytorch_best"] = round(best["fast"] / pytorch[setting], 3)
+            print(f"fast step at {summary['vs_pytorch_best']:.2f}x PyTorch's fastest setting "
+                  f"here ({setting}: {pytorch[setting]:.0f} images/s)")
     if FLAGS.json:
         print(json.dumps(summary))
 

@@ -113,13 +113,29 @@ def test_two_multi_worker_processes_end_with_identical_weights(mnist_dir, tmp_pa
 
 def test_benchmark_reports_fast_and_plain_throughput_as_json():
     result = run_module("experiments.benchmark", CONFIG, "--synthetic_data", "--steps=20",
-                        "--warmup_steps=5", "--steps_per_call=10", "--json")
+                        "--warmup_steps=5", "--steps_per_call=10", "--rounds=2", "--profile",
+                        "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["images_per_sec"] > 0 and summary["plain_images_per_sec"] > 0
+    assert summary["rounds"] == 2
+    for round_index in (1, 2):
+        for mode in ("fast", "plain"):
+            assert f"round {round_index}/2 {mode:>5}:" in result.stdout
     assert "fast:" in result.stdout and "plain:" in result.stdout
+    # the profile of one fused call: the MLP's matrix products lead it
+    profile = result.stdout.split("by op type:")[1].splitlines()[1:4]
+    assert any("MatMul" in line for line in profile), profile
     if SETS_ONEDNN_DEFAULT:
         assert summary["onednn"] is True  # the package's default reached the programs
+
+
+def test_benchmark_refuses_a_pytorch_comparison_of_a_different_step():
+    result = run_module("experiments.benchmark", CONFIG, "--synthetic_data", "--pytorch",
+                        "--order=d_first")
+    assert result.returncode == 1
+    assert "--pytorch: the PyTorch step has --order=g_first; got --order=d_first" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_every_built_in_registry_entry_is_named_in_its_flags_help():

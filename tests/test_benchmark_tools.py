@@ -1,0 +1,91 @@
+"""The measuring tools behind `experiments.benchmark`: the per-op profile and the PyTorch
+reference's models and step."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gan import op_profile
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("while/body/_1/while/MatMul:_MklMatMul", "_MklMatMul"),
+    ("generator/dense/BiasAdd:BiasAdd", "BiasAdd"),
+    ("ExecutorState::Process", None),
+    ("EagerLocalExecute: __inference_f_68", None),
+    ("Sum", None),
+])
+def test_op_type_reads_the_kernel_events_name(name, expected):
+    assert op_profile.op_type(name) == expected
+
+
+def test_profile_counts_every_kernel_of_a_traced_loop():
+    weights = tf.Variable(tf.random.normal((128, 128)))
+
+    @tf.function
+    def loop(n):
+        h = tf.ones((64, 128))
+        for _ in tf.range(n):
+            h = tf.nn.relu(tf.matmul(h, weights)) * 0.1
+        return tf.reduce_sum(h)
+
+    loop(tf.constant(1))
+    times = {t.op_type: t for t in op_profile.profile(lambda: loop(tf.constant(7)).numpy())}
+    matmul = next(t for kind, t in times.items() if "MatMul" in kind)
+    assert matmul.count == 7 and matmul.seconds > 0
+    assert times["Mul"].count == 7
+    text = op_profile.table(list(times.values()), wall_seconds=0.01, steps=7, top=2)
+    assert "by op type:" in text and "other types" in text
+
+
+torch = pytest.importorskip("torch", reason="the PyTorch reference needs torch")
+from experiments import pytorch_reference  # noqa: E402  (only with torch)
+from keras_gan import models  # noqa: E402
+
+
+@pytest.mark.parametrize("architecture, conditional, image_size", [
+    ("dcgan32", "none", 32), ("infogan28_half_d", "projection", 28),
+    ("pytorch_mlp", "none", 28)])
+def test_the_pytorch_models_have_keras_gans_shapes_and_parameter_counts(
+        architecture, conditional, image_size):
+    num_classes = 10 if conditional != "none" else 0
+    g, d = models.build_gan(architecture, (image_size, image_size, 1), 100,
+                            conditional=conditional, num_classes=num_classes)[:2]
+    torch_g, torch_d, shape = pytorch_reference.build(architecture, 100, num_classes)
+    assert shape == (1, image_size, image_size)
+
+    def count(model):
+        return sum(p.numel() for p in model.parameters())
+
+    assert count(torch_g) == sum(int(np.prod(w.shape)) for w in g.trainable_weights)
+    assert count(torch_d) == sum(int(np.prod(w.shape)) for w in d.trainable_weights)
+    z, labels = torch.randn(4, 100), torch.randint(0, max(num_classes, 1), (4,))
+    fake = torch_g(z, labels) if num_classes else torch_g(z)
+    assert tuple(fake.shape) == (4, *shape)
+    logits = torch_d(fake, labels) if num_classes else torch_d(fake)
+    assert tuple(logits.shape) == (4, 1)
+
+
+def test_the_pytorch_step_trains_in_every_setting(capsys):
+    pytorch_reference.main(["--architecture=dcgan32", "--batch_size=8", "--steps=2",
+                            "--warmup_steps=1", "--json"])
+    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(results) == set(pytorch_reference.SETTINGS)
+    assert all(value > 0 for value in results.values())
+
+
+def test_the_pytorch_step_moves_both_networks_and_the_average():
+    args = pytorch_reference.parse(["--architecture=infogan28_half_d", "--num_classes=10",
+                                    "--batch_size=8", "--g_ema_decay=0.999"])
+    step = pytorch_reference.Step(args, "plain")
+    g_before = [p.detach().clone() for p in step.g.parameters()]
+    d_before = [p.detach().clone() for p in step.d.parameters()]
+    step()
+    step()
+    assert all(not torch.equal(a, b) for a, b in zip(g_before, step.g.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(d_before, step.d.parameters())
+               if b.grad is not None)
+    # after two updates at warm-up decays 1/10 and 2/11 the average lies between start and now
+    assert not torch.equal(step.ema[0], g_before[0])
+    assert not torch.equal(step.ema[0], next(step.g.parameters()))
