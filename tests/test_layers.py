@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan.layers import BatchNormalization, Maxout, Pack, SpectralNormalization, Unpack
+from keras_gan.layers import (BatchNormalization, Maxout, Pack, SpectralNormalization, Unpack,
+                              UpsampleConv2D)
 
 X = np.random.RandomState(0).normal(3.0, 2.0, (16, 5)).astype(np.float32)
 
@@ -85,3 +86,47 @@ def test_pack_joins_consecutive_examples_along_the_features_or_the_channels():
     np.testing.assert_array_equal(flat[0], np.concatenate([images[0].ravel(), images[1].ravel()]))
     np.testing.assert_array_equal(Unpack(2)(np.array([[1.0], [5.0]])).numpy().ravel(),
                                   [1.0, 1.0, 5.0, 5.0])
+
+
+def _upsample_conv_pair(channels, filters, **kwargs):
+    """The same weights in the sub-pixel layer and in the upsample-then-convolve one."""
+    fast = UpsampleConv2D(filters, **kwargs)
+    plain = UpsampleConv2D(filters, subpixel=False, **kwargs)
+    fast.build((None, 5, 6, channels))
+    plain.build((None, 5, 6, channels))
+    rng = np.random.RandomState(0)
+    for layer in (fast, plain):
+        layer.kernel.assign(rng.standard_normal((3, 3, channels, filters)).astype("float32") * 0.2
+                            if layer is fast else fast.kernel)
+        layer.bias.assign(np.linspace(-1, 1, filters).astype("float32"))
+    return fast, plain
+
+
+def test_upsample_conv_is_upsampling_then_a_same_convolution_with_the_same_gradients():
+    fast, plain = _upsample_conv_pair(3, 4, activation="tanh")
+    images = tf.constant(np.random.RandomState(1).standard_normal((2, 5, 6, 3)), tf.float32)
+    reference = keras.layers.Conv2D(4, 3, padding="same", activation="tanh")
+    reference.build((None, 10, 12, 3))
+    reference.set_weights(plain.get_weights())
+    expected = reference(keras.layers.UpSampling2D(2)(images))
+    np.testing.assert_allclose(plain(images), expected, atol=1e-6)
+    gradients = []
+    for layer in (fast, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = layer(images)
+            loss = tf.reduce_sum(outputs * tf.range(outputs.shape[-1], dtype=tf.float32))
+        gradients.append(tape.gradient(loss, [images, layer.kernel.value, layer.bias.value]))
+        assert outputs.shape == (2, 10, 12, 4)
+        np.testing.assert_allclose(outputs, expected, atol=1e-5)
+    for fast_gradient, plain_gradient in zip(*gradients):
+        assert fast_gradient is not None and plain_gradient is not None
+        np.testing.assert_allclose(fast_gradient, plain_gradient, rtol=1e-5, atol=1e-4)
+
+
+def test_upsample_conv_round_trips_through_config_and_refuses_another_kernel():
+    layer = UpsampleConv2D(8, subpixel=False, use_bias=False)
+    copy = UpsampleConv2D.from_config(layer.get_config())
+    assert copy.filters == 8 and copy.subpixel is False and copy.use_bias is False
+    with pytest.raises(ValueError, match="kernel_size cannot be set"):
+        UpsampleConv2D(8, kernel_size=5)

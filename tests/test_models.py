@@ -131,3 +131,33 @@ def test_spectral_norm_wraps_every_linear_layer_of_d_and_takes_the_place_of_its_
     assert kinds(normalised).count(SpectralNormalization) == 5  # four convolutions, the logit
     x = np.random.RandomState(0).normal(size=(4, 32, 32, 1)).astype("float32")
     assert normalised(x, training=False).shape == (4, 1)
+
+
+def test_dcgan32_trains_to_the_same_weights_with_its_upsampling_convolutions_computed_plainly():
+    """The sub-pixel form of dcgan32's upsampling convolutions (layers.UpsampleConv2D) is a
+    faster way of computing the same step: a few float32 steps from the same start end at the
+    same weights, within rounding, as upsampling and convolving as written."""
+    import keras
+
+    import keras_gan
+    from keras_gan.layers import UpsampleConv2D
+
+    images = np.random.RandomState(0).uniform(-1, 1, (48, 32, 32, 1)).astype(np.float32)
+    trained, initial = [], []
+    for subpixel in (True, False):
+        keras.utils.set_random_seed(0)
+        generator, discriminator = models.build_gan("dcgan32", (32, 32, 1), 100)
+        upsampling = [layer for layer in generator.layers if isinstance(layer, UpsampleConv2D)]
+        assert len(upsampling) == 2
+        for layer in upsampling:
+            layer.subpixel = subpixel
+        gan = keras_gan.GAN(generator, discriminator).compile(
+            g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+            d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+        initial.append(generator.weights[0].numpy())
+        gan.fit(images, batch_size=16, epochs=1, verbose=0, seed=0)
+        trained.append([w.numpy() for w in generator.weights + discriminator.weights])
+    np.testing.assert_array_equal(*initial)
+    assert np.abs(trained[0][0] - initial[0]).max() > 1e-4  # three steps moved the weights
+    for fast, plain in zip(*trained):
+        np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=2e-6)

@@ -5,7 +5,7 @@ from typing import Tuple
 
 import keras
 
-from keras_gan.layers import BatchNormalization, Dropout
+from keras_gan.layers import BatchNormalization, Dropout, UpsampleConv2D
 
 
 def dcgan_conv_init() -> keras.initializers.Initializer:
@@ -22,15 +22,15 @@ def dcgan_batchnorm(**kwargs) -> BatchNormalization:
 
 def mnist32_generator(image_shape: Tuple[int, int, int], z_dim: int) -> keras.Model:
     """PyTorch-GAN dcgan.py G: Dense to 8x8x128, two (upsample, 3x3 conv, BN(0.8), LeakyReLU)
-    blocks, a 3x3 conv to the image channels and tanh (PyTorch-GAN dcgan.py)."""
+    blocks, a 3x3 conv to the image channels and tanh (PyTorch-GAN dcgan.py). Each upsampling
+    convolution runs at its input's resolution (layers.UpsampleConv2D)."""
     size, channels = image_shape[0], image_shape[-1]
     start = size // 4
     z = keras.Input((z_dim,), name="z")
     h = keras.layers.Reshape((start, start, 128))(keras.layers.Dense(128 * start * start)(z))
     h = dcgan_batchnorm()(h)
     for filters in (128, 64):
-        h = keras.layers.UpSampling2D(2)(h)
-        h = keras.layers.Conv2D(filters, 3, padding="same", kernel_initializer=dcgan_conv_init())(h)
+        h = UpsampleConv2D(filters, kernel_initializer=dcgan_conv_init())(h)
         h = keras.layers.LeakyReLU(0.2)(dcgan_batchnorm(epsilon=0.8)(h))
     image = keras.layers.Conv2D(channels, 3, padding="same", activation="tanh",
                                 kernel_initializer=dcgan_conv_init())(h)
