@@ -20,12 +20,19 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
     Batch statistics are synchronised across replicas by default, so a step split over several
     devices computes what the same global batch computes on one device.
+
+    Training on one replica, it normalises channels-last inputs with TensorFlow's fused kernel
+    (one pass for the statistics and the output, one for the gradient, in the input's own
+    precision) where Keras spends a dozen element-wise passes and float32 casts; the same
+    statistics within float rounding (tested).
     """
 
     def __init__(self, *args, synchronized: bool = True, **kwargs):
         super().__init__(*args, synchronized=synchronized, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
+        if training and self._fusable(inputs, mask):
+            return self._fused(inputs)
         if not training or self.trainable or self.renorm:
             return super().call(inputs, training=training, mask=mask)
         inputs = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
@@ -36,6 +43,37 @@ class BatchNormalization(keras.layers.BatchNormalization):
             scale=ops.cast(self.gamma, inputs.dtype) if self.scale else None,
             epsilon=self.epsilon)
         return ops.cast(outputs, self.compute_dtype)
+
+    def _fusable(self, inputs, mask) -> bool:
+        rank = len(inputs.shape)
+        if mask is not None or self.renorm or rank not in (2, 4):
+            return False
+        if list(self._reduction_axes) != list(range(rank - 1)):  # normalises the last axis
+            return False
+        if self.synchronized:
+            context = tf.distribute.get_replica_context()
+            return context is None or context.num_replicas_in_sync == 1
+        return True
+
+    def _fused(self, inputs):
+        """Batch statistics by the fused kernel; moving statistics updated when trainable."""
+        channels = inputs.shape[-1]
+        images = tf.reshape(inputs, (-1, 1, 1, channels)) if len(inputs.shape) == 2 else inputs
+        if images.dtype not in (tf.float32, tf.bfloat16, tf.float16):
+            images = tf.cast(images, tf.float32)
+        gamma = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones((channels,))
+        beta = tf.cast(self.beta, tf.float32) if self.center else tf.zeros((channels,))
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            images, gamma, beta, epsilon=self.epsilon, is_training=True)
+        if self.trainable:
+            # the kernel returns the unbiased variance; Keras keeps the batch's own
+            count = tf.cast(tf.size(images) // channels, tf.float32)
+            variance = variance * (count - 1.0) / count
+            momentum = self.momentum
+            self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
+            self.moving_variance.assign(self.moving_variance * momentum
+                                        + variance * (1.0 - momentum))
+        return ops.cast(tf.reshape(outputs, tf.shape(inputs)), self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")

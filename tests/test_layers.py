@@ -30,6 +30,54 @@ def test_trainable_batchnorm_updates_moving_statistics_and_frozen_inference_uses
     np.testing.assert_allclose(out, expected, atol=1e-4)
 
 
+@pytest.mark.parametrize("shape", [(16, 5), (8, 3, 4, 5)])
+@pytest.mark.parametrize("trainable", [True, False])
+def test_batchnorm_fused_kernel_matches_keras_statistics_outputs_and_gradients(shape, trainable):
+    """One replica takes TensorFlow's fused kernel; Keras's own layer is the reference."""
+    inputs = tf.constant(np.random.RandomState(1).normal(3.0, 2.0, shape).astype(np.float32))
+    ours, keras_layer = BatchNormalization(momentum=0.7), keras.layers.BatchNormalization(
+        momentum=0.7)
+    for layer in (ours, keras_layer):
+        layer.build(shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, 5).astype(np.float32))
+        layer.beta.assign(np.linspace(-1, 1, 5).astype(np.float32))
+    ours.trainable = trainable
+    assert ours._fusable(inputs, None)
+    results = []
+    for layer in (ours, keras_layer):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs, training=True)
+            loss = tf.reduce_sum(outputs ** 3)
+        results.append((outputs, tape.gradient(loss, [inputs, layer.gamma.value,
+                                                      layer.beta.value])))
+    (outputs, gradients), (expected, expected_gradients) = results
+    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5)
+    for gradient, expected_gradient in zip(gradients, expected_gradients):
+        if not trainable and gradient is None:
+            continue
+        np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-4, atol=1e-4)
+    if trainable:  # moving statistics as Keras keeps them (the batch's biased variance)
+        np.testing.assert_allclose(ours.moving_mean, keras_layer.moving_mean, rtol=1e-6)
+        np.testing.assert_allclose(ours.moving_variance, keras_layer.moving_variance, rtol=1e-5)
+    else:
+        np.testing.assert_array_equal(ours.moving_mean, np.zeros(5))
+        np.testing.assert_array_equal(ours.moving_variance, np.ones(5))
+
+
+def test_batchnorm_under_mixed_bfloat16_keeps_bfloat16_and_float32_statistics():
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        layer = BatchNormalization(momentum=0.0)
+        outputs = layer(tf.constant(X, tf.bfloat16), training=True)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert outputs.dtype == tf.bfloat16 and layer.moving_mean.dtype == "float32"
+    np.testing.assert_allclose(layer.moving_mean, X.mean(0), rtol=1e-2)
+    np.testing.assert_allclose(tf.cast(outputs, tf.float32),
+                               (X - X.mean(0)) / np.sqrt(X.var(0) + 1e-3), atol=0.05)
+
+
 def test_keras_batchnorm_has_the_trap_this_layer_avoids():
     """Keras 3's own frozen BN switches to moving statistics: the reason for our subclass."""
     layer = keras.layers.BatchNormalization()
