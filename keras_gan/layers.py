@@ -193,9 +193,10 @@ class UpsampleConv2D(keras.layers.Conv2D):
         if not self.subpixel:
             return super().call(ops.repeat(ops.repeat(inputs, 2, axis=1), 2, axis=2))
         channels, filters = self.kernel.shape[2], self.filters
-        taps = tf.reshape(tf.cast(self.kernel, inputs.dtype), (9, channels, filters))
-        folded = tf.einsum("rcgn,nio->rcigo", tf.constant(_FOLDS, inputs.dtype), taps)
-        kernels = tf.reshape(folded, (2, 2, channels, 4 * filters))
+        taps = tf.reshape(tf.cast(self.kernel, inputs.dtype), (9, channels * filters))
+        folded = tf.matmul(tf.constant(_FOLDS.reshape(16, 9), inputs.dtype), taps)
+        kernels = tf.reshape(tf.transpose(tf.reshape(folded, (2, 2, 4, channels, filters)),
+                                          (0, 1, 3, 2, 4)), (2, 2, channels, 4 * filters))
         padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
         phases = tf.nn.conv2d(padded, kernels, 1, "VALID")
         if self.use_bias:
@@ -285,7 +286,8 @@ class Dropout(keras.layers.Layer):
         if self.spatial:
             shape = tf.concat([shape[:1], tf.ones_like(shape[1:-1]), shape[-1:]], 0)
         keep = tf.random.stateless_uniform(shape, seed, dtype=inputs.dtype) >= self.rate
-        return tf.where(keep, inputs / (1.0 - self.rate), tf.zeros_like(inputs))
+        # one multiply by the (for spatial dropout, per-channel) mask: a single element-wise pass
+        return inputs * (tf.cast(keep, inputs.dtype) * (1.0 / (1.0 - self.rate)))
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "spatial": self.spatial,

@@ -133,7 +133,7 @@ def test_benchmark_reports_fast_and_plain_throughput_as_json():
 def test_benchmark_refuses_a_pytorch_comparison_of_a_different_step():
     result = run_module("experiments.benchmark", CONFIG, "--synthetic_data", "--pytorch",
                         "--order=d_first")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a user error
     assert "--pytorch: the PyTorch step has --order=g_first; got --order=d_first" in result.stderr
     assert "Traceback" not in result.stderr
 
