@@ -11,7 +11,7 @@ import importlib
 import os
 import platform
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["GAN", "callbacks", "objectives", "penalties", "models", "data", "export"]
 
 # TensorFlow turns its oneDNN CPU kernels on by itself only on x86 CPUs with AVX-512 VNNI, BF16
