@@ -182,17 +182,17 @@ def time_pytorch(command: list) -> dict:
     return json.loads(last)
 
 
-def measure() -> dict:
-    """Best images/s of each timed thing over --rounds interleaved rounds."""
+def measure(pytorch: list | None) -> tuple[dict, dict]:
+    """Best images/s of each timed thing over --rounds interleaved rounds (`pytorch`: the
+    reference's command, or None), and the summary's extra entries."""
     modes = [Mode(name) for name in FLAGS.modes]
     timed = {mode.name: mode.time for mode in modes}
     fast = next((mode for mode in modes if mode.name == "fast"), None)
     floor = Floor(fast) if FLAGS.floor and fast else None
     if floor:
         timed["floor"] = floor.time
-    if FLAGS.pytorch:
-        command = pytorch_command(common.precision_policy())
-        timed["pytorch"] = lambda: time_pytorch(command)
+    if pytorch:
+        timed["pytorch"] = lambda: time_pytorch(pytorch)
     best = {}
     for round_index in range(FLAGS.rounds):
         for name, time_it in timed.items():
@@ -213,7 +213,7 @@ def measure() -> dict:
               f"GFLOP/s)", flush=True)
     if FLAGS.profile and fast:
         print(fast.profile(), flush=True)
-    return {"floor_products": len(floor.products)} if floor else {}, best
+    return best, {"floor_products": len(floor.products)} if floor else {}
 
 
 def source() -> str:
@@ -234,9 +234,9 @@ def main(argv):
     unknown = set(FLAGS.modes) - set(MODES)
     if unknown:
         raise KerasGanError(f"--modes: unknown {', '.join(sorted(unknown))}; expected fast, plain")
-    if FLAGS.pytorch:
-        pytorch_command(common.precision_policy())  # its errors before any training
-    extra, best = measure()
+    # the PyTorch command's errors come before any training
+    pytorch = pytorch_command(common.precision_policy()) if FLAGS.pytorch else None
+    best, extra = measure(pytorch)
     summary = {"architecture": FLAGS.architecture, "batch_size": FLAGS.batch_size,
                "steps_per_call": FLAGS.steps_per_call, "jit_compile": FLAGS.jit_compile,
                "fused_optimizers": FLAGS.fused_optimizers,

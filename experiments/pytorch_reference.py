@@ -102,7 +102,7 @@ class Step:
 
     def __init__(self, args, setting: str):
         torch.manual_seed(args.seed)
-        self.args, self.setting = args, setting
+        self.args = args
         self.conditional = args.num_classes > 0
         self.g, self.d, shape = build(args.architecture, args.z_dim, args.num_classes)
         self.memory_format = (torch.channels_last if setting.startswith("channels_last")

@@ -48,6 +48,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
         rank = len(inputs.shape)
         if mask is not None or self.renorm or rank not in (2, 4):
             return False
+        if inputs.dtype not in (tf.float32, tf.bfloat16, tf.float16):  # the kernel's dtypes
+            return False
         if list(self._reduction_axes) != list(range(rank - 1)):  # normalises the last axis
             return False
         if self.synchronized:
@@ -59,8 +61,6 @@ class BatchNormalization(keras.layers.BatchNormalization):
         """Batch statistics by the fused kernel; moving statistics updated when trainable."""
         channels = inputs.shape[-1]
         images = tf.reshape(inputs, (-1, 1, 1, channels)) if len(inputs.shape) == 2 else inputs
-        if images.dtype not in (tf.float32, tf.bfloat16, tf.float16):
-            images = tf.cast(images, tf.float32)
         gamma = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones((channels,))
         beta = tf.cast(self.beta, tf.float32) if self.center else tf.zeros((channels,))
         outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(

@@ -43,6 +43,7 @@ def test_batchnorm_fused_kernel_matches_keras_statistics_outputs_and_gradients(s
         layer.beta.assign(np.linspace(-1, 1, 5).astype(np.float32))
     ours.trainable = trainable
     assert ours._fusable(inputs, None)
+    assert not ours._fusable(tf.cast(inputs, tf.float64), None)  # not a dtype of the kernel
     results = []
     for layer in (ours, keras_layer):
         with tf.GradientTape() as tape:
