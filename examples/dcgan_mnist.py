@@ -55,7 +55,7 @@ def main():
                 g_ema_decay=0.999, steps_per_execution=50)
     gan.fit(dataset, epochs=args.epochs, verbose=2, callbacks=[
         keras_gan.callbacks.SampleGrid(os.path.join(args.out, "samples"), count=64),
-        keras_gan.callbacks.BackupAndRestore(os.path.join(args.out, "checkpoints")),
+        keras_gan.callbacks.RunCheckpoint(os.path.join(args.out, "checkpoints")),
         keras.callbacks.CSVLogger(os.path.join(args.out, "history.csv")),
     ])
     gan.export(os.path.join(args.out, "generator"))

@@ -160,10 +160,10 @@ def time_way(way: str, images) -> float:
     data = dataset(images).repeat()
     if way == "trainer":  # the CLI's path below fit: fused calls, no callbacks
         gan = our_gan(0)
-        iterator = gan.train_iterator(images, batch_size=FLAGS.batch_size)
-        gan.trainer.train_steps(iterator, warmup)
+        train_step, iterator = gan.training_elements(images, batch_size=FLAGS.batch_size)
+        train_step(iterator, warmup)
         started = time.perf_counter()
-        gan.trainer.train_steps(iterator, FLAGS.steps)
+        train_step(iterator, FLAGS.steps)
         return FLAGS.steps * FLAGS.batch_size / (time.perf_counter() - started)
     clock = Clock(warmup)
     if way == "api":

@@ -64,7 +64,7 @@ def load_data(split: str):
 
 # The plain mode is the usual custom loop: one tf.function call per step, Keras's optimisers.
 MODES = {"fast": {},
-         "plain": {"steps_per_call": 1, "jit_compile": False, "fused_optimizers": False}}
+         "plain": {"steps_per_execution": 1, "jit_compile": False, "fused_optimizers": False}}
 # PyTorch's CPU settings compared with each of our precisions (experiments.pytorch_reference).
 PYTORCH_SETTINGS = {"float32": ("plain", "channels_last"),
                     "mixed_bfloat16": ("bf16", "channels_last_bf16")}
@@ -87,27 +87,26 @@ class Mode:
         with flagsaver.flagsaver(**self.overrides):
             self.setup = common.prepare(load_data,
                                         models.ARCHITECTURES[FLAGS.architecture].image_size)
-            self.steps_per_call = FLAGS.steps_per_call
+            self.steps_per_call = FLAGS.steps_per_execution
             self.description = (
-                f"{FLAGS.architecture}, batch {FLAGS.batch_size}, steps_per_call "
-                f"{FLAGS.steps_per_call}, xla {FLAGS.jit_compile}, fused optimisers "
+                f"{FLAGS.architecture}, batch {FLAGS.batch_size}, steps_per_execution "
+                f"{FLAGS.steps_per_execution}, xla {FLAGS.jit_compile}, fused optimisers "
                 f"{FLAGS.fused_optimizers}, {common.precision_policy()}, oneDNN "
                 f"{onednn_kernels()}")
-        self.trainer = self.setup.gan.trainer
-        self.iterator = self.setup.gan.train_iterator(self.setup.data,
-                                                      batch_size=FLAGS.batch_size, seed=FLAGS.seed)
-        self.trainer.train_steps(self.iterator, FLAGS.warmup_steps)
+        self.train_step, self.iterator = self.setup.gan.training_elements(
+            self.setup.data, batch_size=FLAGS.batch_size, seed=FLAGS.seed)
+        self.train_step(self.iterator, FLAGS.warmup_steps)
 
     def time(self) -> float:
         """Images per second of --steps steps."""
         started = time.perf_counter()
-        self.trainer.train_steps(self.iterator, FLAGS.steps)
+        self.train_step(self.iterator, FLAGS.steps)
         return FLAGS.steps * FLAGS.batch_size * FLAGS.d_steps / (time.perf_counter() - started)
 
     def concrete_call(self):
         import tensorflow as tf
 
-        return self.trainer._train_calls.get_concrete_function(
+        return self.train_step.function.get_concrete_function(
             self.iterator, tf.constant(self.steps_per_call, tf.int32))
 
     def profile(self) -> str:
@@ -115,8 +114,7 @@ class Mode:
         from keras_gan import op_profile
 
         started = time.perf_counter()
-        times = op_profile.profile(lambda: self.trainer.train_steps(self.iterator,
-                                                                    self.steps_per_call))
+        times = op_profile.profile(lambda: self.train_step(self.iterator, self.steps_per_call))
         return op_profile.table(times, time.perf_counter() - started, self.steps_per_call)
 
 
@@ -238,7 +236,7 @@ def main(argv):
     pytorch = pytorch_command(common.precision_policy()) if FLAGS.pytorch else None
     best, extra = measure(pytorch)
     summary = {"architecture": FLAGS.architecture, "batch_size": FLAGS.batch_size,
-               "steps_per_call": FLAGS.steps_per_call, "jit_compile": FLAGS.jit_compile,
+               "steps_per_execution": FLAGS.steps_per_execution, "jit_compile": FLAGS.jit_compile,
                "fused_optimizers": FLAGS.fused_optimizers,
                "mixed_precision": common.precision_policy(), "onednn": onednn_kernels(),
                "rounds": FLAGS.rounds, **extra}

@@ -1,5 +1,5 @@
 """The flags every experiment shares, made from `keras_gan.config`'s sections, and `run`, which
-turns them into one `RunConfig` for `keras_gan.training.train`.
+turns them into one `RunConfig` for `keras_gan.runner.train`.
 
 `experiments.vanilla`, `experiments.dcgan` and `experiments.mixture` only choose the data shape,
 pictures and scores; the training run is the library's, once.
@@ -20,22 +20,27 @@ if TYPE_CHECKING:
     from keras_gan.data import LabelledImages
 
 SECTION_TITLES = {
-    "data": "Data", "model": "Model", "objective": "Objective", "g_optimizer": "G's optimiser",
-    "d_optimizer": "D's optimiser", "schedule": "Schedule", "performance": "Devices and speed",
-    "sampling": "Sampling", "outputs": "Outputs", "evaluation": "Evaluation"}
+    "data": "Data", "model": "Model", "training": "Training step",
+    "g_optimizer": "G's optimiser", "d_optimizer": "D's optimiser", "schedule": "Schedule",
+    "performance": "Devices and speed", "sampling": "Sampling", "outputs": "Outputs",
+    "evaluation": "Evaluation"}
 _DEFINE = {"str": flags.DEFINE_string, "Optional[str]": flags.DEFINE_string,
+           "str | Callable": flags.DEFINE_string,
            "int": flags.DEFINE_integer, "float": flags.DEFINE_float,
            "Optional[float]": flags.DEFINE_float, "bool": flags.DEFINE_bool,
-           "Tuple[str, ...]": flags.DEFINE_list}
+           "Tuple[str, ...]": flags.DEFINE_list, "float | Tuple[float, float]": flags.DEFINE_list}
 
 
 def _define_flags() -> None:
     """One flag per config field, with the field's default, help and choices."""
-    for section, name, field in flag_fields():
+    for section, name, field, default in flag_fields():
         help_text = field.metadata["help"].replace("{net}", section[0])
         if section in ("g_optimizer", "d_optimizer"):
             help_text = f"{section[0].upper()}: {help_text}"
-        default = list(field.default) if isinstance(field.default, tuple) else field.default
+        if field.type == "float | Tuple[float, float]":  # real_label: one value, or lo,hi
+            default = [str(v) for v in (default if isinstance(default, tuple) else (default,))]
+        elif isinstance(default, tuple):
+            default = list(default)
         if field.metadata["choices"]:
             flags.DEFINE_enum(name, default, field.metadata["choices"], help_text)
         else:
@@ -43,25 +48,27 @@ def _define_flags() -> None:
 
 
 _define_flags()
+# The flag's name before it became Keras's (older flagfiles and run directories use it).
+flags.DEFINE_alias("steps_per_call", "steps_per_execution")
 flags.DEFINE_list("plugins", [], "Python modules to import before the flags are checked, e.g. "
                   "ones that register objectives, penalties or architectures "
                   "(keras_gan.objectives.register ...).")
 FLAGS = flags.FLAGS
-cli.HELP_SECTIONS = [(title, [name for s, name, _ in flag_fields() if s == section])
+cli.HELP_SECTIONS = [(title, [name for s, name, _, _ in flag_fields() if s == section])
                      for section, title in SECTION_TITLES.items()]
 cli.HELP_SECTIONS.append(("Plug-ins", ["plugins"]))
 
 
 def config_from_flags() -> RunConfig:
     """The run the flags describe."""
-    return from_values({name: FLAGS[name].value for _, name, _ in flag_fields()})
+    return from_values({name: FLAGS[name].value for _, name, _, _ in flag_fields()})
 
 
 def precision_policy() -> str:
     """The Keras dtype policy --mixed_precision names, `auto` resolved for this machine."""
-    from keras_gan import training
+    from keras_gan import runner
 
-    return training.precision_policy(config_from_flags())
+    return runner.precision_policy(config_from_flags())
 
 
 def fail_on_extra_arguments(argv: Sequence[str]) -> None:
@@ -70,19 +77,19 @@ def fail_on_extra_arguments(argv: Sequence[str]) -> None:
 
 def load_data(split: str, image_size: int | None):
     """The split of the data the flags name (--image_dir, --dataset, --data_dir ...)."""
-    from keras_gan import training
+    from keras_gan import runner
 
-    return training.load_data(config_from_flags(), split, image_size)
+    return runner.load_data(config_from_flags(), split, image_size)
 
 
 LoadData = Callable[[str], "LabelledImages"]
 
 
 def prepare(load: LoadData, image_size: int | None, strategy=None):
-    """`keras_gan.training.prepare` of the flags' config: the compiled GAN and its data."""
-    from keras_gan import training
+    """`keras_gan.runner.prepare` of the flags' config: the compiled GAN and its data."""
+    from keras_gan import runner
 
-    return training.prepare(config_from_flags(), load, image_size, strategy)
+    return runner.prepare(config_from_flags(), load, image_size, strategy)
 
 
 # Flags a resumed run may change: how long it runs, what it logs and how fast it goes, how its
@@ -92,7 +99,7 @@ CHANGEABLE_ON_RESUME = (
     "epochs", "max_steps", "run_dir", "data_dir", "image_dir", "stream_from_disk", "resume",
     "strategy",
     "sample_every", "sample_count", "log_every", "checkpoint_every", "keep_checkpoints",
-    "steps_per_call", "jit_compile", "curve_smoothing", "grid_history", "g_learning_rate",
+    "steps_per_execution", "jit_compile", "curve_smoothing", "grid_history", "g_learning_rate",
     "d_learning_rate", "g_ema_decay", "g_ema_warmup", "eval_every_epochs", "eval_metrics",
     "eval_samples", "eval_classifier", "eval_validation_split", "eval_d_accuracy", "json",
     "refine_steps", "refine_learning_rate", "refine_quantile",
@@ -102,25 +109,26 @@ CHANGEABLE_ON_RESUME = (
 def run(load: LoadData, image_size: int | None, *,
         draw_samples: Callable[[str, "np.ndarray"], None] | None = None,
         evaluate: Callable[["np.ndarray", "np.ndarray | None"], dict] | None = None) -> dict:
-    """Trains the run the flags describe (`keras_gan.training.train`) and records its flags in
+    """Trains the run the flags describe (`keras_gan.runner.train`) and records its flags in
     the run directory: RUN/flags.cfg reruns it, and a resume may change only
     CHANGEABLE_ON_RESUME (RUN/flag_changes.cfg says what each resume changed)."""
-    from keras_gan import models, run_directory, training
+    from keras_gan import models, run_directory
+    from keras_gan import runner
 
     config = config_from_flags()
     # Settings that cannot work fail first, then a resume that would change the model.
-    training.check(config)
+    runner.check(config)
     models.check_architecture(config.model.architecture, image_size)
     changes = []
     if config.outputs.run_dir and config.outputs.resume:
         # A total decay spreads over --epochs: another length would jump the learning rate.
         changeable = tuple(name for name in CHANGEABLE_ON_RESUME
-                           if not (name == "epochs" and training.decays_over_run(config)))
+                           if not (name == "epochs" and runner.decays_over_run(config)))
         changes = run_directory.check_resumable_flags(config.outputs.run_dir, FLAGS, changeable)
 
     def record(step: int) -> None:
         run_directory.record_flags(config.outputs.run_dir, FLAGS)
         run_directory.record_flag_changes(config.outputs.run_dir, changes, step)
 
-    return training.train(config, load, image_size, draw_samples=draw_samples,
-                          evaluate=evaluate, on_start=record)
+    return runner.train(config, load, image_size, draw_samples=draw_samples,
+                        evaluate=evaluate, on_start=record)

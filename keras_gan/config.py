@@ -1,18 +1,18 @@
 """One typed configuration of a training run: nested dataclasses, one per section.
 
 The experiment programs build a `RunConfig` from their flags (`experiments.common`) and hand it to
-`keras_gan.training.train`, which never reads flags. Each field is a flag of the same name (an
+`keras_gan.runner.train`, which never reads flags. Each field is a flag of the same name (an
 optimiser's fields are prefixed `g_` or `d_`), and `--help` lists the flags section by section.
+The `training` section is `GAN.compile`'s own `TrainingOptions`, so the CLI and the Python API
+share one declaration of every training option.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Dict, Iterator, Mapping, Optional, Tuple
 
-
-def _field(default, help: str, choices: Tuple[str, ...] | None = None):
-    """A config field with its flag's help text (and choices, for a fixed set of values)."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+from keras_gan.options import TrainingOptions
+from keras_gan.options import option as _field
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,61 +74,6 @@ class ModelConfig:
         False,
         "Spectrally normalise D's Dense, Conv2D and Maxout layers (Miyato et al. 2018); it "
         "replaces D's BatchNormalization.")
-    pack: int = _field(
-        1,
-        'PacGAN (Lin et al. 2018): D judges this many samples at once, joined along the '
-        'features (MLP Ds) or channels (1: one; unconditional models only).')
-
-
-@dataclasses.dataclass(frozen=True)
-class ObjectiveConfig:
-    """The game and how a step plays it."""
-
-    objective: str = _field(
-        'bce',
-        'A registered game (keras_gan.objectives.register; docs/objectives.md); built in: '
-        "bce, the paper's cross-entropy; least_squares (Mao et al.); hinge (Lim & Ye; Miyato "
-        'et al.); wasserstein (Arjovsky et al.; use a penalty or --spectral_norm, and '
-        '--d_steps=5).')
-    g_loss: str = _field(
-        'non_saturating',
-        "bce's G loss: -log D(G(z)) (the paper's heuristic) or log(1 - D(G(z))).",
-        choices=('non_saturating', 'minimax'))
-    penalty: str = _field(
-        'none',
-        "A registered penalty added to D's loss (keras_gan.penalties.register); built in: "
-        "none; gradient, WGAN-GP's (||grad D(x^)|| - 1)^2 on real/fake interpolates "
-        "(Gulrajani et al.); r1, R1's 1/2 ||grad D(x)||^2 on real data (Mescheder et al.).")
-    penalty_weight: float = _field(
-        10.0,
-        "Weight of --penalty (WGAN-GP's lambda, R1's gamma).")
-    real_label: Tuple[str, ...] = _field(
-        ('1.0',),
-        'Label of real images: one value (e.g. 0.9) or a uniform range lo,hi (0.9,1.0).')
-    d_style: str = _field(
-        'separate',
-        "D's batch: real and fake in separate calls, or one concatenated batch.",
-        choices=('separate', 'concat'))
-    d_reduction: str = _field(
-        'mean',
-        "D's loss: mean or sum of the real-half and fake-half BCEs.",
-        choices=('mean', 'sum'))
-    order: str = _field(
-        'g_first',
-        'G step first (D reuses its fake batch), D steps first (G gets fresh z), or both from'
-        " one forward pass (the paper's code; needs --d_steps=1).",
-        choices=('g_first', 'd_first', 'simultaneous'))
-    d_steps: int = _field(
-        1,
-        "Algorithm 1's k: D steps per G step.")
-    g_top_k: float = _field(
-        1.0,
-        'Top-k training (Sinha et al. 2020): G learns only from this fraction of each fake '
-        'batch, the samples D scores most real, reached by --g_top_k_decay (1: every sample).')
-    g_top_k_decay: float = _field(
-        0.99,
-        'With --g_top_k below 1: the kept fraction starts at 1 and is multiplied by this '
-        "every epoch until it reaches --g_top_k (the paper's gamma).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,12 +141,6 @@ class PerformanceConfig:
         'auto',
         'auto: all GPUs if several, else one GPU, else the CPU; multi_worker reads TF_CONFIG.',
         choices=('auto', 'mirrored', 'one_device', 'multi_worker'))
-    steps_per_call: int = _field(
-        50,
-        'Training steps fused into one tf.function call.')
-    jit_compile: bool = _field(
-        False,
-        "Compile each replica's step with XLA.")
     fused_optimizers: bool = _field(
         True,
         "Update weights with TensorFlow's fused Adam / momentum kernels (Keras's formulas, "
@@ -212,28 +151,12 @@ class PerformanceConfig:
         'mixed_bfloat16 where the CPU or GPU multiplies bfloat16 natively, mixed_float16 on '
         'older GPUs, else float32 (keras_gan.precision).',
         choices=('auto', 'float32', 'mixed_float16', 'mixed_bfloat16'))
-    loss_scale: float = _field(
-        32768.0,
-        'With mixed_float16: the initial dynamic loss scale; a step with non-finite gradients'
-        ' is skipped and halves it.')
-    loss_scale_growth_interval: int = _field(
-        2000,
-        'With mixed_float16: the loss scale doubles after this many finite steps.')
 
 
 @dataclasses.dataclass(frozen=True)
 class SamplingConfig:
     """What grids, evaluation and the export sample from."""
 
-    g_ema_decay: float = _field(
-        0.0,
-        "Keep an exponential moving average of G's weights with this decay (e.g. 0.999; 0: "
-        'off); grids, evaluation and generator/ use it, generator_raw/ is G.')
-    g_ema_warmup: float = _field(
-        10.0,
-        "K of the average's warm-up, rate min(decay, (1 + n) / (K + n)) at step n (TF's rule:"
-        ' 10): until the decay caps it the average spans about the last 1/(K - 1) of the '
-        "steps; smaller K, a longer average (2: every step's mean).")
     refine_steps: int = _field(
         0,
         'Refine every sample grids, evaluation and generator/ draw by this many Adam steps of'
@@ -307,13 +230,19 @@ class EvaluationConfig:
         "After training, D's accuracy on the test images and as many fakes.")
 
 
+# The CLI's defaults where they differ from a section type's own: GAN.compile's
+# steps_per_execution is Keras's 1, the programs fuse 50 steps per call.
+CLI_DEFAULTS = {"training": {"steps_per_execution": 50}}
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Everything a training run is made of, section by section."""
 
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
-    objective: ObjectiveConfig = ObjectiveConfig()
+    training: TrainingOptions = dataclasses.field(
+        default_factory=lambda: TrainingOptions(**CLI_DEFAULTS["training"]))
     g_optimizer: OptimizerConfig = OptimizerConfig()
     d_optimizer: OptimizerConfig = OptimizerConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -327,24 +256,30 @@ class RunConfig:
 PREFIXES = {"g_optimizer": "g_", "d_optimizer": "d_"}
 
 
-def flag_fields() -> Iterator[Tuple[str, str, dataclasses.Field]]:
-    """(section, flag name, field) for every field of every section, in order."""
+def _section_type(section: dataclasses.Field) -> type:
+    return section.type if isinstance(section.type, type) else globals()[section.type]
+
+
+def flag_fields() -> Iterator[Tuple[str, str, dataclasses.Field, object]]:
+    """(section, flag name, field, default) for every field of every section, in order; the
+    default is the CLI's, which may differ from the section type's own (CLI_DEFAULTS). Builds no
+    section, so defining the flags loads no TensorFlow."""
     for section in dataclasses.fields(RunConfig):
-        for field in dataclasses.fields(section.type if isinstance(section.type, type)
-                                        else globals()[section.type]):
-            yield section.name, PREFIXES.get(section.name, "") + field.name, field
+        overrides = CLI_DEFAULTS.get(section.name, {})
+        for field in dataclasses.fields(_section_type(section)):
+            yield (section.name, PREFIXES.get(section.name, "") + field.name, field,
+                   overrides.get(field.name, field.default))
 
 
 def from_values(values: Mapping[str, object]) -> RunConfig:
-    """A RunConfig from flag values by flag name (missing ones keep their defaults)."""
+    """A RunConfig from flag values by flag name (missing ones keep their CLI defaults)."""
     sections: Dict[str, dict] = {}
-    for section, flag, field in flag_fields():
+    for section, flag, field, _ in flag_fields():
         if flag in values:
             value = values[flag]
             sections.setdefault(section, {})[field.name] = (
                 tuple(value) if isinstance(value, list) else value)
-    built = {}
-    for section in dataclasses.fields(RunConfig):
-        kind = section.type if isinstance(section.type, type) else globals()[section.type]
-        built[section.name] = kind(**sections.get(section.name, {}))
-    return RunConfig(**built)
+    return RunConfig(**{
+        section.name: _section_type(section)(**{**CLI_DEFAULTS.get(section.name, {}),
+                                                **sections.get(section.name, {})})
+        for section in dataclasses.fields(RunConfig)})

@@ -8,29 +8,38 @@ from __future__ import annotations
 import keras
 
 
+def average_copy(model: keras.Model) -> keras.Model:
+    """A frozen copy of `model` (same architecture and weights) to hold its average."""
+    average = keras.models.clone_model(model)
+    average.name = f"{model.name}_ema"
+    average.set_weights(model.get_weights())
+    average.trainable = False
+    return average
+
+
 class ExponentialMovingAverage:
-    """A shadow copy of `model`: after update n (counting from 0), w_ema <- d * w_ema + (1 - d) * w
-    with d = min(decay, (1 + n) / (warmup + n)), TF's `num_updates` warm-up at `warmup` 10: without
-    it the average of a short run is mostly G's random initial weights (0.9995**2000 = 37% after
-    2,000 steps). While the warm-up sets d the average spans about the last 1 / (warmup - 1) of
-    the steps, a ninth at 10; a smaller `warmup` averages longer (2: the plain mean of every step).
+    """Keeps `average`, a copy of `model` (`average_copy`), as its average: after update n
+    (counting from 0), w_ema <- d * w_ema + (1 - d) * w with d = min(decay, (1 + n) / (warmup +
+    n)), TF's `num_updates` warm-up at `warmup` 10: without it the average of a short run is
+    mostly G's random initial weights (0.9995**2000 = 37% after 2,000 steps). While the warm-up
+    sets d the average spans about the last 1 / (warmup - 1) of the steps, a ninth at 10; a
+    smaller `warmup` averages longer (2: the plain mean of every step).
 
     BatchNorm's moving statistics are averaged the same way; integer state (the
-    replica-aware Dropout's call counter) is copied. Create it inside `strategy.scope()` and call
-    `update` in cross-replica context, after G's update.
+    replica-aware Dropout's call counter) is copied. Create the copy inside `strategy.scope()`
+    and call `update` in cross-replica context, after G's update.
     """
 
-    def __init__(self, model: keras.Model, decay: float, warmup: float = 10.0):
+    def __init__(self, model: keras.Model, average: keras.Model, decay: float,
+                 warmup: float = 10.0):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         if warmup < 2.0:
             raise ValueError(f"EMA warm-up must be at least 2, got {warmup}")
         self.decay = decay
         self.warmup = warmup
-        self.model = keras.models.clone_model(model)
-        self.model.name = f"{model.name}_ema"
-        self._pairs = list(zip(self.model.weights, model.weights))
-        self.copy_from_model()
+        self.model = average
+        self._pairs = list(zip(average.weights, model.weights))
 
     def copy_from_model(self) -> None:
         """Sets the average to the model's current weights (its start, or an old checkpoint's)."""

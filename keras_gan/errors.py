@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from typing import Callable, Mapping
+from typing import Callable
 
 
 class KerasGanError(ValueError):
@@ -15,16 +15,12 @@ class KerasGanError(ValueError):
     """
 
 
-# Library parameters whose flag has another name.
-FLAG_NAMES = {"global_batch_size": "batch_size", "steps_per_execution": "steps_per_call"}
-
-
-def as_flags(message: str, flag_names: Mapping[str, str], defined) -> str:
-    """`message` with every `parameter=` that a flag sets written as that `--flag=`."""
+def as_flags(message: str, defined) -> str:
+    """`message` with every `parameter=` that a flag of the same name sets written as
+    `--parameter=` (the library's parameters and the programs' flags share their names)."""
 
     def flag(match):
-        parameter = match.group(1)
-        name = flag_names.get(parameter, parameter)
+        name = match.group(1)
         return f"--{name}=" if name in defined else match.group(0)
 
     return re.sub(r"(?<![\w\-.])([a-z][a-z0-9_]*)=", flag, message)
@@ -53,7 +49,7 @@ def exit_on_user_error(main: Callable[[list[str]], None]) -> Callable[[list[str]
         try:
             main(argv)
         except KerasGanError as error:
-            message = as_flags(str(error), FLAG_NAMES, flags.FLAGS)
+            message = as_flags(str(error), flags.FLAGS)
             print(f"error: {message}", file=sys.stderr, flush=True)
             sys.exit(2)
 

@@ -15,22 +15,36 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
+import keras
 import tensorflow as tf
 
 
 class DynamicLossScale:
-    """The scale and its count of finite steps, for one optimiser; checkpointable."""
+    """The scale and its count of finite steps, for one optimiser; checkpointable. Its two
+    variables belong to a Keras layer (`create`), so Keras saves them with the model."""
 
-    def __init__(self, initial_scale: float = 2.0 ** 15, growth_interval: int = 2000):
-        if initial_scale <= 0 or growth_interval < 1:
-            raise ValueError("initial_scale must be > 0 and growth_interval >= 1")
+    def __init__(self, scale, finite_steps, growth_interval: int = 2000):
+        if growth_interval < 1:
+            raise ValueError("growth_interval must be >= 1")
+        self.scale, self.finite_steps = scale, finite_steps
         self.growth_interval = int(growth_interval)
+
+    @classmethod
+    def create(cls, owner, name: str, initial_scale: float = 2.0 ** 15,
+               growth_interval: int = 2000) -> "DynamicLossScale":
+        """A loss scale whose variables are `owner`'s (a Keras layer's) weights `name`_scale and
+        `name`_finite_steps."""
+        if initial_scale <= 0:
+            raise ValueError("initial_scale must be > 0")
         # Every replica computes the same update (the finiteness is all-reduced), so the first
         # replica's value is everyone's.
-        self.scale = tf.Variable(float(initial_scale), trainable=False, name="loss_scale",
-                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self.finite_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="finite_steps",
-                                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        scale = owner.add_weight(shape=(), dtype="float32", trainable=False,
+                                 initializer=keras.initializers.Constant(float(initial_scale)),
+                                 name=f"{name}_scale", aggregation="only_first_replica")
+        finite_steps = owner.add_weight(shape=(), dtype="int64", trainable=False,
+                                        initializer="zeros", name=f"{name}_finite_steps",
+                                        aggregation="only_first_replica")
+        return cls(scale, finite_steps, growth_interval)
 
     def checkpointable(self) -> tf.train.Checkpoint:
         return tf.train.Checkpoint(scale=self.scale, finite_steps=self.finite_steps)

@@ -189,20 +189,34 @@ def register(name: str):
     return add
 
 
-def make_objective(name: str, g_loss: str = "non_saturating",
+def make_objective(objective, g_loss: str = "non_saturating",
                    real_label: Tuple[float, float] = (1.0, 1.0)) -> Objective:
-    """The named objective; options it cannot use fail with one line naming the parameter."""
-    if name not in OBJECTIVES:
-        raise KerasGanError(f"objective={name}: expected one of {', '.join(OBJECTIVES)}")
-    if name == "bce":
-        return BCE(g_loss)
-    if g_loss != "non_saturating":
-        raise KerasGanError(f"g_loss={g_loss} is a choice of objective=bce only, not {name}")
-    objective = OBJECTIVES[name]()
-    if tuple(real_label) != (1.0, 1.0) and not objective.smooths_labels:
-        raise KerasGanError(f"real_label={','.join(map(str, real_label))}: objective={name} "
-                            f"has no labels; expected 1.0")
-    return objective
+    """The objective `objective` names (a registered name) or is (a function `(real_logits,
+    fake_logits) -> (d_loss, g_loss)` per example, an `Objective` or its class); options it
+    cannot use fail with one line naming the parameter."""
+    if isinstance(objective, str):
+        if objective not in OBJECTIVES:
+            raise KerasGanError(f"objective={objective}: expected one of {', '.join(OBJECTIVES)} "
+                                f"(or a function)")
+        if objective == "bce":
+            return BCE(g_loss)
+        built = OBJECTIVES[objective]()
+    elif isinstance(objective, Objective):
+        built = objective
+    elif inspect.isclass(objective) and issubclass(objective, Objective):
+        built = objective()
+    elif callable(objective):
+        built = FunctionObjective(getattr(objective, "__name__", "objective"), objective)
+    else:
+        raise KerasGanError(f"objective={objective!r}: expected a registered name, a function "
+                            f"(real_logits, fake_logits) -> (d_loss, g_loss) or an Objective")
+    if g_loss != "non_saturating" and not isinstance(built, BCE):
+        raise KerasGanError(f"g_loss={g_loss} is a choice of objective=bce only, not "
+                            f"{built.name}")
+    if tuple(real_label) != (1.0, 1.0) and not built.smooths_labels:
+        raise KerasGanError(f"real_label={','.join(map(str, real_label))}: objective="
+                            f"{built.name} has no labels; expected 1.0")
+    return built
 
 
 def top_k_weights(fake_outputs: Tensor, fraction: Tensor) -> Tensor:

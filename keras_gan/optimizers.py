@@ -47,6 +47,7 @@ def _unless_non_finite(optimizer, gradient, apply) -> None:
     tf.cond(tf.reduce_all(tf.math.is_finite(gradient)), update, lambda: tf.constant(False))
 
 
+@keras.saving.register_keras_serializable(package="keras_gan")
 class FusedAdam(keras.optimizers.Adam):
     """Keras's Adam with each variable updated by TensorFlow's one fused kernel (ResourceApplyAdam).
 
@@ -74,6 +75,7 @@ class FusedAdam(keras.optimizers.Adam):
             beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
 
 
+@keras.saving.register_keras_serializable(package="keras_gan")
 class FusedMomentumSGD(keras.optimizers.SGD):
     """Keras's SGD with momentum, each variable updated by TensorFlow's fused
     ResourceApplyKerasMomentum kernel (velocity = momentum * velocity - lr * g; w += velocity),
@@ -97,6 +99,7 @@ class FusedMomentumSGD(keras.optimizers.SGD):
             momentum=tf.cast(self.current_momentum(), dtype), use_nesterov=False)
 
 
+@keras.saving.register_keras_serializable(package="keras_gan")
 class RampedMomentumSGD(FusedMomentumSGD):
     """SGD whose momentum rises linearly from `momentum` to `final_momentum` over `ramp_steps`
     (pylearn2's MomentumAdjustor: 0.5 -> 0.7 by epoch 250 in the paper)."""
@@ -106,9 +109,29 @@ class RampedMomentumSGD(FusedMomentumSGD):
         super().__init__(learning_rate, momentum=momentum, **kwargs)
         self.final_momentum, self.ramp_steps = final_momentum, max(int(ramp_steps), 1)
 
+    def get_config(self):
+        return {**super().get_config(), "final_momentum": self.final_momentum,
+                "ramp_steps": self.ramp_steps}
+
     def current_momentum(self):
         progress = ops.minimum(ops.cast(self.iterations, "float32") / self.ramp_steps, 1.0)
         return self.momentum + (self.final_momentum - self.momentum) * progress
+
+
+class OptimizerPair:
+    """`GAN.optimizer`: G's and D's optimisers in the form Keras's callbacks take several
+    (`optimizers`: LearningRateScheduler, ReduceLROnPlateau and TensorBoard act on each, so each
+    keeps its own rate), and the GAN's step as `iterations`."""
+
+    built = True
+
+    def __init__(self, g_optimizer: keras.Optimizer, d_optimizer: keras.Optimizer, step):
+        self.optimizers = [g_optimizer, d_optimizer]
+        self.iterations = step
+
+    @property
+    def variables(self):
+        return [v for optimizer in self.optimizers for v in optimizer.variables]
 
 
 def make_optimizer(net: str, name: str, learning_rate: float, *, beta_1: float = 0.9,

@@ -81,23 +81,31 @@ def register(name: str):
     return add
 
 
-def make_penalty(name: str, pack: int = 1):
-    """The named penalty as `(discriminator, real, fake, alpha)`, for a D that packs `pack`
-    examples (PacGAN; 1: none); None for `none`."""
-    if name not in PENALTIES:
-        raise KerasGanError(f"penalty={name}: expected one of {', '.join(PENALTIES)}")
-    penalty = PENALTIES[name]
-    if penalty is None:
+def make_penalty(penalty, pack: int = 1):
+    """The penalty `penalty` names (a registered name) or is (a function `(discriminator, real,
+    fake)` -> per-example values) as `(discriminator, real, fake, alpha)`, for a D that packs
+    `pack` examples (PacGAN; 1: none); None for `none`."""
+    if isinstance(penalty, str):
+        if penalty not in PENALTIES:
+            raise KerasGanError(f"penalty={penalty}: expected one of {', '.join(PENALTIES)} "
+                                f"(or a function)")
+        name, function = penalty, PENALTIES[penalty]
+    elif callable(penalty):
+        name, function = getattr(penalty, "__name__", "penalty"), penalty
+    else:
+        raise KerasGanError(f"penalty={penalty!r}: expected a registered name or a function "
+                            f"(discriminator, real, fake) -> per-example values")
+    if function is None:
         return None
-    accepted = inspect.signature(penalty).parameters
+    accepted = inspect.signature(function).parameters
     if pack > 1 and "pack" not in accepted:
         raise KerasGanError(f"penalty={name} does not take `pack`: it cannot judge packs of "
                             f"pack={pack}")
 
-    @functools.wraps(penalty)
+    @functools.wraps(function)
     def call(discriminator, real, fake, alpha):
         extras = {"alpha": alpha, "pack": pack}
-        return penalty(discriminator, real, fake,
-                       **{key: value for key, value in extras.items() if key in accepted})
+        return function(discriminator, real, fake,
+                        **{key: value for key, value in extras.items() if key in accepted})
 
     return call

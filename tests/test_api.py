@@ -77,7 +77,7 @@ def test_a_partial_last_batch_is_skipped():
     gan = keras_gan.GAN(*user_models()).compile()
     recorder = StepRecorder()
     gan.fit(dataset(batch=40), epochs=1, verbose=0, callbacks=[recorder])  # 40, 40, 16
-    assert len(recorder.batches) == 3 and int(gan.trainer.step.numpy()) == 3
+    assert len(recorder.batches) == 3 and int(gan.step.numpy()) == 3
 
 
 def test_numpy_data_conditional_sample_and_export(tmp_path):
@@ -123,13 +123,13 @@ def test_backup_and_restore_resumes_exactly(tmp_path):
     def train(epochs, directory):
         gan = keras_gan.GAN(*user_models(seed=3)).compile(g_ema_decay=0.9)
         gan.fit(dataset(), epochs=epochs, verbose=0, seed=5,
-                callbacks=[keras_gan.callbacks.BackupAndRestore(directory, every_n_steps=4)])
+                callbacks=[keras_gan.callbacks.RunCheckpoint(directory, every_n_steps=4)])
         return gan
 
     straight = train(2, str(tmp_path / "straight"))
     train(1, str(tmp_path / "split"))
     resumed = train(2, str(tmp_path / "split"))
-    assert int(resumed.trainer.step.numpy()) == 12
+    assert int(resumed.step.numpy()) == 12
     for a, b in zip(straight.weights + straight.sampling_generator.weights,
                     resumed.weights + resumed.sampling_generator.weights):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)
@@ -140,7 +140,7 @@ def test_fit_under_a_mirrored_strategy_scope():
         gan = keras_gan.GAN(*user_models()).compile()
     before = [w.numpy().copy() for w in gan.discriminator.weights]
     gan.fit(dataset(), epochs=1, verbose=0)
-    assert gan.trainer.strategy.num_replicas_in_sync == 2
+    assert gan.distribute_strategy.num_replicas_in_sync == 2
     assert all(not np.array_equal(a, w.numpy()) for a, w in zip(before, gan.discriminator.weights))
 
 
@@ -224,15 +224,15 @@ def test_bad_models_or_data_fail_with_one_value_error(build, call, message):
 
 LIBRARY_RUN = """
 import sys
-from keras_gan import config, errors, training
+from keras_gan import config, errors, runner
 values = dict(data_dir=sys.argv[1], run_dir=sys.argv[2], max_steps=3, batch_size=16,
-              steps_per_call=3, sample_every=3, log_every=3, checkpoint_every=3)
+              steps_per_execution=3, sample_every=3, log_every=3, checkpoint_every=3)
 try:
-    training.train(config.from_values({**values, "batch_size": 0}), None, 28)
+    runner.train(config.from_values({**values, "batch_size": 0}), None, 28)
 except errors.KerasGanError as error:
     print("error:", error)
 run = config.from_values(values)
-training.train(run, lambda split: training.load_data(run, split, 28), 28)
+runner.train(run, lambda split: runner.load_data(run, split, 28), 28)
 assert "absl.flags" not in sys.modules or not __import__("absl.flags").flags.FLAGS.is_parsed()
 """
 
@@ -253,20 +253,20 @@ def test_the_library_trains_a_run_config_without_any_flags(mnist_dir, tmp_path):
 
 
 def test_errors_name_flags_in_the_programs():
-    from keras_gan.errors import FLAG_NAMES, as_flags
+    from keras_gan.errors import as_flags
 
-    flags = {"batch_size", "steps_per_call", "order", "d_steps", "run_dir"}
-    assert as_flags("order=simultaneous updates both: expected d_steps=1, not 2", FLAG_NAMES,
+    flags = {"batch_size", "steps_per_execution", "order", "d_steps", "run_dir"}
+    assert as_flags("order=simultaneous updates both: expected d_steps=1, not 2",
                     flags) == "--order=simultaneous updates both: expected --d_steps=1, not 2"
-    assert as_flags("global_batch_size=7: no; steps_per_execution=0; run_dir=/a/b=c x.y=1 "
-                    "unknown=3", FLAG_NAMES, flags) == (
-        "--batch_size=7: no; --steps_per_call=0; --run_dir=/a/b=c x.y=1 unknown=3")
+    assert as_flags("batch_size=7: no; steps_per_execution=0; run_dir=/a/b=c x.y=1 "
+                    "unknown=3", flags) == (
+        "--batch_size=7: no; --steps_per_execution=0; --run_dir=/a/b=c x.y=1 unknown=3")
 
 
 def test_a_frozen_keras_batchnorm_still_normalises_with_the_batch():
     """Keras's own BatchNormalization in a user's model: frozen for the other network's update,
     it must not switch to its moving statistics (the references normalise with the batch)."""
-    from keras_gan.trainer import frozen
+    from keras_gan.step import frozen
 
     keras.utils.set_random_seed(0)
     image = keras.Input(SHAPE)
@@ -292,6 +292,7 @@ def test_a_gan_is_a_keras_model_summary_and_weights_round_trip(tmp_path):
     for weight in gan.weights:
         weight.assign(np.zeros(weight.shape, weight.dtype))
     gan.load_weights(str(tmp_path / "gan.weights.h5"))
-    assert len(before) == len(gan.generator.weights) + len(gan.discriminator.weights)
+    # G's, D's and the step counter
+    assert len(before) == len(gan.generator.weights) + len(gan.discriminator.weights) + 1
     for a, w in zip(before, gan.weights):
         np.testing.assert_array_equal(w.numpy(), a)

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from keras_gan import data, export, inputs, models
 from keras_gan.models import conditional
-from keras_gan.trainer import GANTrainer, TrainerConfig
+from keras_gan.gan import GAN
 from tests.conftest import run_module, two_cpu_mirrored
 
 CLASSES, Z_DIM, BATCH = 3, 4, 8
@@ -69,11 +69,12 @@ def tiny_conditional_models(mode):
     return generator, discriminator
 
 
-def make_trainer(mode, strategy=None, **config):
-    return GANTrainer(lambda: tiny_conditional_models(mode),
-                      lambda: (keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1)),
-                      TrainerConfig(global_batch_size=BATCH, **config),
-                      strategy or tf.distribute.OneDeviceStrategy("/cpu:0"))
+def make_trainer(mode, strategy=None, **options):
+    strategy = strategy or tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        gan = GAN(*tiny_conditional_models(mode)).compile(
+            keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), **options)
+    return gan.train_step_for(BATCH)
 
 
 def stream(trainer):
@@ -89,7 +90,7 @@ def test_two_replicas_match_one_device_and_the_g_step_leaves_d_alone(mode, d_sty
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         trainer = make_trainer(mode, strategy, d_style=d_style, penalty=penalty,
                                objective="hinge", steps_per_execution=3)
-        history = trainer.train_steps(stream(trainer), 3)
+        history = trainer(stream(trainer), 3)
         runs.append((history, [v.numpy() for v in trainer.generator.variables
                                + trainer.discriminator.variables]))
     (single, single_weights), (mirrored, mirrored_weights) = runs
@@ -168,7 +169,7 @@ def test_cgan_config_trains_evaluates_per_class_and_samples_a_label(tmp_path, mn
     run_dir = str(tmp_path / "run")
     result = run_module("experiments.vanilla", "--flagfile=experiments/configs/cgan_mnist.cfg",
                         f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", "--max_steps=6",
-                        "--batch_size=16", "--steps_per_call=3", "--sample_every=3",
+                        "--batch_size=16", "--steps_per_execution=3", "--sample_every=3",
                         "--eval_every_epochs=0", "--grid_history")
     assert result.returncode == 0, result.stderr[-3000:]
     grid = tf.io.decode_png(tf.io.read_file(f"{run_dir}/samples/step_0000006.png")).numpy()

@@ -31,7 +31,7 @@ def test_config_trains_a_few_steps_with_finite_losses(config, mnist_dir, tmp_pat
     run_dir = tmp_path / "run"
     result = run_module(program(config), f"--flagfile=experiments/configs/{config}",
                         f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", "--max_steps=3",
-                        "--batch_size=16", "--steps_per_call=3", "--noeval_d_accuracy")
+                        "--batch_size=16", "--steps_per_execution=3", "--noeval_d_accuracy")
     assert result.returncode == 0, result.stderr[-3000:]
     history = read_history(str(run_dir / "history.csv"))
     assert len(history["step"]) == 3

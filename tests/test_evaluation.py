@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
                         f"--run_dir={run_dir}", "--batch_size=16", "--epochs=2",
                         "--eval_every_epochs=1", "--eval_metrics=parzen,fid,is,modes",
                         f"--eval_classifier={classifier}", "--eval_samples=50",
-                        "--eval_validation_split=train[:100]", "--steps_per_call=4")
+                        "--eval_validation_split=train[:100]", "--steps_per_execution=4")
     assert result.returncode == 0, result.stderr[-3000:]
     return mnist_dir, classifier, run_dir
 

@@ -60,7 +60,7 @@ def test_cli_with_a_plugin_objective_and_a_nested_flagfile_from_elsewhere(mnist_
                   f"--flagfile={os.path.join(REPO, 'experiments/configs/cgan_mnist.cfg')}",
                   "--plugins=my_objectives", "--objective=my_ls", f"--data_dir={mnist_dir}",
                   f"--run_dir={run_dir}", "--max_steps=4", "--batch_size=16",
-                  "--steps_per_call=2", "--log_every=2"], cwd=tmp_path)
+                  "--steps_per_execution=2", "--log_every=2"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "--objective=my_ls" in (run_dir / "flags.cfg").read_text()
     # cgan_mnist.cfg includes gan_pytorch.cfg by a name relative to itself, which the working

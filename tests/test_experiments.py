@@ -13,7 +13,7 @@ from tests.conftest import run_module
 
 CONFIG = "--flagfile=experiments/configs/gan_pytorch.cfg"
 TINY = ["--batch_size=8", "--sample_every=3", "--checkpoint_every=3", "--log_every=2",
-        "--steps_per_call=2"]
+        "--steps_per_execution=2"]
 
 
 def test_vanilla_run_writes_every_output_and_the_sample_cli_reads_it(mnist_dir, tmp_path):
@@ -113,7 +113,7 @@ def test_two_multi_worker_processes_end_with_identical_weights(mnist_dir, tmp_pa
 
 def test_benchmark_reports_fast_and_plain_throughput_as_json():
     result = run_module("experiments.benchmark", CONFIG, "--synthetic_data", "--steps=20",
-                        "--warmup_steps=5", "--steps_per_call=10", "--rounds=2", "--profile",
+                        "--warmup_steps=5", "--steps_per_execution=10", "--rounds=2", "--profile",
                         "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -171,9 +171,9 @@ def test_total_decay_ends_the_run_at_its_fraction_for_any_batch_size(mnist_dir, 
                                strategy=tf.distribute.get_strategy())
     g_updates = 3 * (256 // batch_size // 2)
     assert setup.steps_per_epoch * 3 == g_updates
-    trainer = setup.gan.trainer
-    for optimizer, updates, start, end in ((trainer.g_optimizer, g_updates, 1e-3, 1e-3 / 8),
-                                           (trainer.d_optimizer, 2 * g_updates, 2e-3, 5e-4)):
+    gan = setup.gan
+    for optimizer, updates, start, end in ((gan.g_optimizer, g_updates, 1e-3, 1e-3 / 8),
+                                           (gan.d_optimizer, 2 * g_updates, 2e-3, 5e-4)):
         assert float(optimizer.learning_rate) == pytest.approx(start, rel=1e-6)
         optimizer.iterations.assign(updates)
         assert float(optimizer.learning_rate) == pytest.approx(end, rel=1e-4)

@@ -2,14 +2,14 @@
 import tensorflow as tf
 
 from keras_gan import floor
-from tests.test_trainer import make_trainer, stream
+from tests.test_step import make_trainer, stream
 
 
 def traced_products(**config):
     trainer = make_trainer(steps_per_execution=2, **config)
     iterator = stream(trainer)
-    trainer.train_steps(iterator, 2)
-    return floor.step_products(trainer._train_calls.get_concrete_function(
+    trainer(iterator, 2)
+    return floor.step_products(trainer.function.get_concrete_function(
         iterator, tf.constant(2, tf.int32)))
 
 

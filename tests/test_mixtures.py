@@ -50,7 +50,8 @@ def test_mixture_program_prints_json_and_exports_a_point_generator(tmp_path):
     run_dir = tmp_path / "run"
     result = run_module("experiments.mixture", "--flagfile=experiments/configs/mixture_grid.cfg",
                         f"--run_dir={run_dir}", "--num_points=2000", "--max_steps=4",
-                        "--steps_per_call=2", "--sample_every=2", "--eval_samples=300", "--json")
+                        "--steps_per_execution=2", "--sample_every=2", "--eval_samples=300",
+                        "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(scores) == {"modes", "high_quality", "reverse_kl", "mode_spread"}

@@ -96,7 +96,7 @@ def test_a_refined_generator_exports_and_serves_without_project_code(tmp_path):
 def test_a_finished_run_resumed_with_refinement_is_scored_and_exported_again(tmp_path):
     run_dir = tmp_path / "run"
     flags = ["--flagfile=experiments/configs/mixture_grid.cfg", "--num_points=2000",
-             "--max_steps=4", "--steps_per_call=2", "--sample_every=2", "--eval_samples=300",
+             "--max_steps=4", "--steps_per_execution=2", "--sample_every=2", "--eval_samples=300",
              "--json"]
     common = [*flags, f"--run_dir={run_dir}"]
     first = run_module("experiments.mixture", *common)

@@ -19,6 +19,7 @@ def command(mnist_dir, run_dir):
     return ["experiments.vanilla", "--flagfile=experiments/configs/gan_pytorch.cfg",
             f"--data_dir={mnist_dir}", f"--run_dir={run_dir}", f"--max_steps={STEPS}",
             "--batch_size=8", "--epochs=100", f"--checkpoint_every={EVERY}",
+            # the flag's older name, which older flagfiles and run directories hold
             f"--sample_every={EVERY}", "--log_every=100", "--steps_per_call=10"]
 
 
@@ -97,7 +98,7 @@ def snapshot_tree(directory):
 
 
 TINY = ["--batch_size=8", "--checkpoint_every=4", "--sample_every=4", "--log_every=2",
-        "--steps_per_call=2"]
+        "--steps_per_execution=2"]
 
 
 def test_divergence_exits_nonzero_naming_the_step_and_keeps_the_good_checkpoint(

@@ -13,11 +13,11 @@ from keras_gan import run_directory
 from keras_gan.callbacks import read_history
 from keras_gan.errors import KerasGanError
 from tests.conftest import run_module
-from tests.test_trainer import make_trainer, snapshot, stream
+from tests.test_step import make_gan, snapshot, stream
 
 CONFIG = "--flagfile=experiments/configs/gan_pytorch.cfg"
 TINY = ["--batch_size=8", "--sample_every=2", "--checkpoint_every=2", "--log_every=2",
-        "--steps_per_call=2"]
+        "--steps_per_execution=2"]
 
 
 def one_error_line(result, message):
@@ -177,23 +177,24 @@ def test_run_dir_under_dev_null_is_one_line_from_the_program(mnist_dir):
 # ----- checkpoints -------------------------------------------------------------------------------
 
 def saved_run(tmp_path, steps=(2, 4, 6)):
-    """A trainer with checkpoints after each of `steps`, and each checkpoint's weights."""
-    trainer = make_trainer()
+    """A GAN with checkpoints after each of `steps`, and each checkpoint's weights."""
+    gan = make_gan()
+    trainer = gan.train_step_for(8)
     iterator = stream(trainer)
-    manager = tf.train.CheckpointManager(trainer.checkpoint, str(tmp_path), max_to_keep=5)
+    manager = tf.train.CheckpointManager(gan.checkpoint(), str(tmp_path), max_to_keep=5)
     weights, done = {}, 0
     for step in steps:
-        trainer.train_steps(iterator, step - done)
+        trainer(iterator, step - done)
         done = step
         manager.save(checkpoint_number=step)
         weights[step] = snapshot(trainer.generator)
     return weights
 
 
-def restore_into_new_trainer(directory):
-    trainer = make_trainer()
-    prefix = run_directory.restore_newest(directory, trainer.restore)
-    return trainer, prefix
+def restore_into_new_gan(directory):
+    gan = make_gan()
+    prefix = run_directory.restore_newest(directory, gan.restore_checkpoint)
+    return gan, prefix
 
 
 @pytest.mark.parametrize("damage", ["garbage_state", "corrupt_data", "empty_index",
@@ -218,10 +219,10 @@ def test_resume_falls_back_to_the_newest_checkpoint_that_restores(tmp_path, dama
         shutil.copy(data, tmp_path / data.name.replace("ckpt-6", "ckpt-8"))
         expected = 6
     before = tree(tmp_path)
-    trainer, prefix = restore_into_new_trainer(str(tmp_path))
+    gan, prefix = restore_into_new_gan(str(tmp_path))
     assert prefix == str(tmp_path / f"ckpt-{expected}")
-    assert trainer.step.numpy() == expected
-    for a, b in zip(weights[expected], snapshot(trainer.generator)):
+    assert gan.step.numpy() == expected
+    for a, b in zip(weights[expected], snapshot(gan.generator)):
         np.testing.assert_array_equal(a, b)
     assert tree(tmp_path) == before  # nothing deleted or rewritten
     assert newest.with_suffix(".index").exists()
@@ -233,7 +234,7 @@ def test_when_no_checkpoint_restores_it_stops_and_leaves_every_file(tmp_path):
         index.write_bytes(b"garbage")
     before = tree(tmp_path)
     with pytest.raises(KerasGanError, match="none of the 2 checkpoints .* restores"):
-        restore_into_new_trainer(str(tmp_path))
+        restore_into_new_gan(str(tmp_path))
     assert tree(tmp_path) == before
 
 
@@ -304,7 +305,8 @@ def test_help_lists_the_flags_section_by_section():
     result = run_module("experiments.mixture", "--help")
     assert result.returncode == 0
     out = result.stdout
-    sections = ["Data:", "Model:", "Objective:", "G's optimiser:", "D's optimiser:", "Schedule:",
+    sections = ["Data:", "Model:", "Training step:", "G's optimiser:", "D's optimiser:",
+                "Schedule:",
                 "Devices and speed:", "Sampling:", "Outputs:", "Evaluation:", "Plug-ins:",
                 "This program:"]
     positions = [out.index(f"\n{title}\n") for title in sections]

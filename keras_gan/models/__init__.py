@@ -211,3 +211,33 @@ def nested_layers(model: keras.Model):
         yield layer
         if isinstance(layer, keras.Model):
             yield from nested_layers(layer)
+
+
+def called_as_built(model: keras.Model) -> keras.Model:
+    """`model`, or for one built on a list of one input (`keras.Model([z], x)`) a model of the
+    same layers taking that input alone: everything here calls a one-input model with a tensor,
+    which Keras would answer with a warning about the input structure at every call."""
+    structure = getattr(model, "_inputs_struct", None)
+    if not isinstance(structure, (list, tuple)) or len(structure) != 1:
+        return model
+    tensor = model.inputs[0]
+    single = keras.Input(tensor.shape[1:], dtype=tensor.dtype, name=tensor.name)
+    return keras.Model(single, model([single]), name=model.name)
+
+
+_SQUASHING = ("sigmoid", "softmax", "log_softmax")
+
+
+def final_activation(model: keras.Model) -> str | None:
+    """The sigmoid or softmax that `model`'s output goes through last, if any (a D must return
+    logits): a layer's `activation`, an Activation or Softmax layer, or a nested model's."""
+    operation = model.outputs[0]._keras_history.operation
+    if isinstance(operation, keras.Model):
+        return final_activation(operation)
+    if isinstance(operation, keras.layers.Softmax):
+        return f"{operation.name} (softmax)"
+    activation = getattr(operation, "activation", None)
+    name = getattr(activation, "__name__", activation if isinstance(activation, str) else "")
+    if name in _SQUASHING:
+        return f"{operation.name}'s {name}"
+    return None

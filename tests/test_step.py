@@ -4,8 +4,10 @@ import pytest
 import tensorflow as tf
 
 from keras_gan import inputs, models, objectives, penalties
+from keras_gan.gan import GAN
 from keras_gan.layers import BatchNormalization
-from keras_gan.trainer import GANTrainer, TrainerConfig
+from keras_gan.options import TrainingOptions
+from keras_gan.step import DivergenceError
 from tests.conftest import two_cpu_mirrored
 
 IMAGE_SHAPE, Z_DIM, BATCH = (4, 4, 1), 3, 8
@@ -30,11 +32,20 @@ def tiny_models(d_batchnorm=True, seed=0, pack=1):
     return keras.Model(z, image, name="generator"), discriminator
 
 
-def make_trainer(strategy=None, d_batchnorm=True, g_rate=0.1, **config):
-    config = TrainerConfig(global_batch_size=BATCH, **config)
-    return GANTrainer(lambda: tiny_models(d_batchnorm, pack=config.pack),
-                      lambda: (keras.optimizers.SGD(g_rate), keras.optimizers.SGD(0.1)),
-                      config, strategy or tf.distribute.OneDeviceStrategy("/cpu:0"))
+def make_gan(strategy=None, d_batchnorm=True, g_rate=0.1, models=None, optimizers=None,
+             **options):
+    """A compiled GAN of `models()` (default: the tiny pair), under `strategy`."""
+    strategy = strategy or tf.distribute.OneDeviceStrategy("/cpu:0")
+    models = models or (lambda: tiny_models(d_batchnorm, pack=options.get("pack", 1)))
+    optimizers = optimizers or (lambda: (keras.optimizers.SGD(g_rate),
+                                         keras.optimizers.SGD(0.1)))
+    with strategy.scope():
+        return GAN(*models()).compile(*optimizers(), **options)
+
+
+def make_trainer(strategy=None, d_batchnorm=True, g_rate=0.1, batch=BATCH, **options):
+    """The fused step of `make_gan(...)` for batches of `batch`."""
+    return make_gan(strategy, d_batchnorm, g_rate, **options).train_step_for(batch)
 
 
 def stream(trainer, real_label=(1.0, 1.0)):
@@ -114,7 +125,7 @@ def test_simultaneous_step_applies_both_gradients_of_one_forward_pass():
     expected_g = [v - 0.1 * g for v, g in zip(g_vars, tape.gradient(g_loss, g_vars))]
     expected_d = [v - 0.1 * g for v, g in zip(d_vars, tape.gradient(d_loss, d_vars))]
     expected = [v.numpy() for v in expected_g + expected_d]
-    metrics = trainer.train_steps(stream(trainer), 1)  # its first element is `element`
+    metrics = trainer(stream(trainer), 1)  # its first element is `element`
     np.testing.assert_allclose(metrics["d_loss"][0], d_loss.numpy(), rtol=1e-5)
     np.testing.assert_allclose(metrics["g_loss"][0], g_loss.numpy(), rtol=1e-5)
     for want, got in zip(expected, g_vars + d_vars):
@@ -125,14 +136,14 @@ def test_simultaneous_order_takes_one_d_step():
     from keras_gan.errors import KerasGanError
 
     with pytest.raises(KerasGanError, match="expected d_steps=1, not 2"):
-        TrainerConfig(global_batch_size=BATCH, order="simultaneous", d_steps=2)
+        TrainingOptions(order="simultaneous", d_steps=2)
 
 
 def test_d_loss_falls_against_a_fixed_generator():
     trainer = make_trainer(d_batchnorm=False, g_rate=0.0, steps_per_execution=50)
-    history = trainer.train_steps(stream(trainer), 200)
+    history = trainer(stream(trainer), 200)
     assert history["d_loss"][:10].mean() > 0.6 and history["d_loss"][-10:].mean() < 0.3
-    assert trainer.step.numpy() == 200
+    assert trainer.state.step.numpy() == 200
 
 
 @pytest.mark.parametrize("order, d_steps", [("g_first", 1), ("d_first", 1), ("g_first", 2),
@@ -142,7 +153,7 @@ def test_mirrored_two_replicas_match_one_device(order, d_steps):
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
                      two_cpu_mirrored()):
         trainer = make_trainer(strategy, order=order, d_steps=d_steps)
-        history = trainer.train_steps(stream(trainer), 3)
+        history = trainer(stream(trainer), 3)
         runs.append((history, snapshot(trainer.generator) + snapshot(trainer.discriminator)))
     (single, single_weights), (mirrored, mirrored_weights) = runs
     for name in ("d_loss", "g_loss", "d_real", "d_fake"):
@@ -155,7 +166,7 @@ def test_fused_calls_match_single_step_calls():
     weights = []
     for steps_per_call in (1, 5):
         trainer = make_trainer(steps_per_execution=steps_per_call)
-        trainer.train_steps(stream(trainer), 10)
+        trainer(stream(trainer), 10)
         weights.append(snapshot(trainer.generator) + snapshot(trainer.discriminator))
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -164,11 +175,9 @@ def test_fused_calls_match_single_step_calls():
 def test_batch_not_divisible_by_replicas_is_rejected():
     from keras_gan.errors import KerasGanError
 
-    with pytest.raises(KerasGanError, match="global_batch_size=7: expected a positive multiple "
+    with pytest.raises(KerasGanError, match="batch_size=7: expected a positive multiple "
                                             "of the 2 replicas"):
-        GANTrainer(tiny_models, lambda: (keras.optimizers.SGD(), keras.optimizers.SGD()),
-                   TrainerConfig(global_batch_size=7),
-                   two_cpu_mirrored())
+        make_trainer(two_cpu_mirrored(), batch=7)
 
 
 def test_batch_per_replica_not_a_multiple_of_the_pack_is_rejected():
@@ -185,7 +194,7 @@ def test_packed_d_with_r1_matches_across_two_replicas():
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         trainer = make_trainer(strategy, d_batchnorm=False, penalty="r1", penalty_weight=1.0,
                                pack=2, steps_per_execution=3)
-        history = trainer.train_steps(stream(trainer), 3)
+        history = trainer(stream(trainer), 3)
         runs.append((history, snapshot(trainer.generator) + snapshot(trainer.discriminator)))
     (single, single_weights), (mirrored, mirrored_weights) = runs
     for name in trainer.metric_names:
@@ -196,45 +205,38 @@ def test_packed_d_with_r1_matches_across_two_replicas():
 
 
 def test_divergence_stops_with_the_step_and_saves_nothing(tmp_path):
-    from keras_gan.callbacks import BackupAndRestore
-    from keras_gan.trainer import DivergenceError
+    from keras_gan.callbacks import RunCheckpoint
 
-    trainer = GANTrainer(lambda: tiny_models(False),
-                         lambda: (keras.optimizers.SGD(1e30), keras.optimizers.SGD(1e30)),
-                         TrainerConfig(global_batch_size=BATCH, steps_per_execution=4),
-                         tf.distribute.OneDeviceStrategy("/cpu:0"))
-    spec = inputs.StreamSpec(BATCH, Z_DIM, seed=1)
-    dataset = trainer.strategy.distribute_datasets_from_function(
-        lambda context: inputs.training_stream(IMAGES, spec, 0, context))
-    backup = BackupAndRestore(str(tmp_path), every_n_steps=1000)
-    backup.manager = tf.train.CheckpointManager(trainer.checkpoint, str(tmp_path), max_to_keep=2)
-    model = keras.Model()
+    gan = make_gan(d_batchnorm=False, steps_per_execution=4,
+                   optimizers=lambda: (keras.optimizers.SGD(1e30), keras.optimizers.SGD(1e30)))
+    backup = RunCheckpoint(str(tmp_path), every_n_steps=1000)
     with pytest.raises(DivergenceError, match=r"training diverged: .* step \d+"):
-        trainer.fit(dataset, 8, 100, keras.callbacks.CallbackList([backup], model=model), model)
+        gan.fit(IMAGES, batch_size=BATCH, epochs=100, verbose=0, callbacks=[backup], seed=1)
     assert backup.manager.latest_checkpoint is None
 
 
-def mixed_trainer(policy, strategy=None, loss_scale=0.0, growth=2000, steps_per_execution=5):
+def mixed_gan(policy, strategy=None, loss_scale=0.0, growth=2000, steps_per_execution=5):
     from keras_gan.optimizers import make_optimizer
 
     keras.mixed_precision.set_global_policy(policy)
     try:
-        return GANTrainer(
-            tiny_models, lambda: (make_optimizer("g", "adam", 1e-3),
-                                  make_optimizer("d", "adam", 1e-3)),
-            TrainerConfig(global_batch_size=BATCH, d_style="concat",
-                          steps_per_execution=steps_per_execution, loss_scale=loss_scale,
-                          loss_scale_growth_interval=growth),
-            strategy or tf.distribute.OneDeviceStrategy("/cpu:0"))
+        return make_gan(strategy, optimizers=lambda: (make_optimizer("g", "adam", 1e-3),
+                                                      make_optimizer("d", "adam", 1e-3)),
+                        d_style="concat", steps_per_execution=steps_per_execution,
+                        loss_scale=loss_scale, loss_scale_growth_interval=growth)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def mixed_trainer(*args, **kwargs):
+    return mixed_gan(*args, **kwargs).train_step_for(BATCH)
 
 
 @pytest.mark.parametrize("policy, loss_scale", [("mixed_float16", 2.0 ** 15),
                                                 ("mixed_bfloat16", 0.0)])
 def test_mixed_precision_steps_are_finite_with_float32_losses(policy, loss_scale):
     trainer = mixed_trainer(policy, loss_scale=loss_scale)
-    history = trainer.train_steps(stream(trainer), 10)
+    history = trainer(stream(trainer), 10)
     assert trainer.generator.layers[1].compute_dtype == policy.split("_")[1]
     assert all(np.isfinite(history[name]).all() for name in ("d_loss", "g_loss"))
 
@@ -249,21 +251,21 @@ def optimizer_state(trainer):
 def test_float16_overflow_is_skipped_then_the_scale_halves_and_regrows():
     trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, growth=2, steps_per_execution=1)
     iterator = stream(trainer)
-    trainer.train_steps(iterator, 1)
+    trainer(iterator, 1)
     for scale in (trainer.g_loss_scale, trainer.d_loss_scale):
         scale.scale.assign(3e38)  # scaled gradients overflow
     before = optimizer_state(trainer)
-    history = trainer.train_steps(iterator, 1)
+    history = trainer(iterator, 1)
     assert np.isfinite(history["d_loss"]).all()  # the losses themselves are fine
     for a, b in zip(before, optimizer_state(trainer)):
         np.testing.assert_array_equal(a, b)  # weights, Adam moments, iterations untouched
     assert trainer.d_loss_scale.scale.numpy() == np.float32(1.5e38)
     trainer.d_loss_scale.scale.assign(1024.0)
     trainer.g_loss_scale.scale.assign(1024.0)
-    trainer.train_steps(iterator, 1)
+    trainer(iterator, 1)
     assert trainer.d_loss_scale.scale.numpy() == 1024.0
     assert trainer.d_loss_scale.finite_steps.numpy() == 1
-    trainer.train_steps(iterator, 1)
+    trainer(iterator, 1)
     assert trainer.d_loss_scale.scale.numpy() == 2048.0  # two finite steps in a row
     assert trainer.d_loss_scale.finite_steps.numpy() == 0
     assert trainer.d_optimizer.iterations.numpy() == 3
@@ -278,11 +280,12 @@ def bias_before_batchnorm(model):
 def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_path):
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
-        trainer = mixed_trainer("mixed_float16", strategy, loss_scale=2.0 ** 15, growth=2,
-                                steps_per_execution=3)
-        trainer.train_steps(stream(trainer), 3)
-        runs.append(trainer)
-    single, mirrored = runs
+        gan = mixed_gan("mixed_float16", strategy, loss_scale=2.0 ** 15, growth=2,
+                        steps_per_execution=3)
+        trainer = gan.train_step_for(BATCH)
+        trainer(stream(trainer), 3)
+        runs.append((gan, trainer))
+    (single_gan, single), (_, mirrored) = runs
     assert single.d_loss_scale.scale.numpy() == mirrored.d_loss_scale.scale.numpy() == 2.0 ** 16
     # A bias feeding BatchNormalization has an exactly-zero gradient: in float16 it is rounding
     # noise, which Adam scales up to a full step, different on each device layout.
@@ -291,40 +294,35 @@ def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_p
         for a, b in zip(getattr(single, model).variables, getattr(mirrored, model).variables):
             if a.path not in noise_only:
                 np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-2, atol=1e-4)
-    path = single.checkpoint.save(str(tmp_path / "ckpt"))
-    resumed = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, growth=2)
-    resumed.restore(path)
+    path = single_gan.checkpoint().save(str(tmp_path / "ckpt"))
+    resumed = mixed_gan("mixed_float16", loss_scale=2.0 ** 15, growth=2)
+    resumed.restore_checkpoint(path)
     assert resumed.d_loss_scale.scale.numpy() == 2.0 ** 16
     assert resumed.d_loss_scale.finite_steps.numpy() == single.d_loss_scale.finite_steps.numpy()
 
 
 def test_divergence_guard_still_catches_real_nan_under_float16():
-    from keras_gan.trainer import DivergenceError
-
-    trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, steps_per_execution=2)
-    trainer.discriminator.layers[-1].kernel.assign(
-        np.full(trainer.discriminator.layers[-1].kernel.shape, np.nan, np.float32))
-    spec = inputs.StreamSpec(BATCH, Z_DIM, seed=1)
-    dataset = trainer.strategy.distribute_datasets_from_function(
-        lambda context: inputs.training_stream(IMAGES, spec, 0, context))
+    gan = mixed_gan("mixed_float16", loss_scale=2.0 ** 15, steps_per_execution=2)
+    gan.discriminator.layers[-1].kernel.assign(
+        np.full(gan.discriminator.layers[-1].kernel.shape, np.nan, np.float32))
     with pytest.raises(DivergenceError, match="training diverged"):
-        trainer.fit(dataset, 8, 4, keras.callbacks.CallbackList(), keras.Model())
+        gan.fit(IMAGES, batch_size=BATCH, epochs=1, verbose=0, max_steps=4)
 
 
 def test_fused_loop_traces_once_whatever_the_step_count():
     trainer = make_trainer(steps_per_execution=8)
     iterator = stream(trainer)
     for steps in (3, 8, 5, 8, 1):
-        trainer.train_steps(iterator, steps)
-    assert trainer._train_calls.experimental_get_tracing_count() == 1
-    assert trainer.step.numpy() == 25
+        trainer(iterator, steps)
+    assert trainer.function.experimental_get_tracing_count() == 1
+    assert trainer.state.step.numpy() == 25
 
 
 def test_fused_xla_calls_match_single_step_calls():
     weights = []
     for steps, jit in ((1, False), (5, True)):
         trainer = make_trainer(d_batchnorm=False, steps_per_execution=steps, jit_compile=jit)
-        trainer.train_steps(stream(trainer), 10)
+        trainer(stream(trainer), 10)
         weights.append(snapshot(trainer.generator) + snapshot(trainer.discriminator))
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -340,7 +338,7 @@ def test_every_objective_and_penalty_matches_across_two_replicas(objective, pena
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         trainer = make_trainer(strategy, d_batchnorm=penalty == "none", objective=objective,
                                penalty=penalty, steps_per_execution=3)
-        history = trainer.train_steps(stream(trainer), 3)
+        history = trainer(stream(trainer), 3)
         runs.append((history, snapshot(trainer.generator) + snapshot(trainer.discriminator)))
     (single, single_weights), (mirrored, mirrored_weights) = runs
     assert set(single) >= set(trainer.metric_names)
@@ -377,31 +375,33 @@ def test_ema_of_g_equals_the_closed_form(warmup, beta):
     iterator = stream(trainer)
     expected = snapshot(trainer.generator)
     for n in range(8):
-        trainer.train_steps(iterator, 1)
+        trainer(iterator, 1)
         d = min(beta, (1 + n) / (warmup + n))
         expected = [d * e + (1 - d) * w for e, w in zip(expected, snapshot(trainer.generator))]
-    assert trainer.sampling_generator is trainer.ema.model
-    for want, got in zip(expected, snapshot(trainer.ema.model)):
+    for want, got in zip(expected, snapshot(trainer.state.generator_ema)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     assert any(changed(expected, trainer.generator))  # the average is not the last iterate
 
 
 def test_ema_checkpoint_resumes_and_an_old_checkpoint_without_it_starts_the_average(tmp_path):
-    trainer = make_trainer(g_ema_decay=0.9)
-    trainer.train_steps(stream(trainer), 3)
-    path = trainer.checkpoint.save(str(tmp_path / "with" / "ckpt"))
-    resumed = make_trainer(g_ema_decay=0.9)
-    resumed.restore(path)
-    for a, b in zip(snapshot(trainer.ema.model), snapshot(resumed.ema.model)):
+    gan = make_gan(g_ema_decay=0.9)
+    trainer = gan.train_step_for(BATCH)
+    trainer(stream(trainer), 3)
+    path = gan.checkpoint().save(str(tmp_path / "with" / "ckpt"))
+    resumed = make_gan(g_ema_decay=0.9)
+    resumed.restore_checkpoint(path)
+    assert gan.sampling_generator is gan.generator_ema
+    for a, b in zip(snapshot(gan.generator_ema), snapshot(resumed.generator_ema)):
         np.testing.assert_array_equal(a, b)
 
-    old = make_trainer()  # a run directory from before EMA existed
-    old.train_steps(stream(old), 3)
-    old_path = old.checkpoint.save(str(tmp_path / "without" / "ckpt"))
-    upgraded = make_trainer(g_ema_decay=0.9)
-    upgraded.restore(old_path)
+    old = make_gan()  # a run directory from before EMA existed
+    old_step = old.train_step_for(BATCH)
+    old_step(stream(old_step), 3)
+    old_path = old.checkpoint().save(str(tmp_path / "without" / "ckpt"))
+    upgraded = make_gan(g_ema_decay=0.9)
+    upgraded.restore_checkpoint(old_path)
     assert upgraded.step.numpy() == 3
-    for a, b in zip(snapshot(old.generator), snapshot(upgraded.ema.model)):
+    for a, b in zip(snapshot(old.generator), snapshot(upgraded.generator_ema)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -413,10 +413,7 @@ def spectral_models():
 
 
 def test_frozen_spectrally_normalised_d_does_not_move_in_g_step():
-    trainer = GANTrainer(spectral_models,
-                         lambda: (keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1)),
-                         TrainerConfig(global_batch_size=BATCH, objective="hinge"),
-                         tf.distribute.OneDeviceStrategy("/cpu:0"))
+    trainer = make_gan(models=spectral_models, objective="hinge").train_step_for(BATCH)
     names = [v.path for v in trainer.discriminator.variables]
     assert sum("vector_u" in name for name in names) == 2  # both Dense layers wrapped
     element = next(stream(trainer))
@@ -430,13 +427,11 @@ def test_frozen_spectrally_normalised_d_does_not_move_in_g_step():
 
 
 def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
-    trainer = GANTrainer(spectral_models,
-                         lambda: (keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0)),
-                         TrainerConfig(global_batch_size=BATCH, objective="hinge"),
-                         tf.distribute.OneDeviceStrategy("/cpu:0"))
+    trainer = make_gan(models=spectral_models, objective="hinge", optimizers=lambda: (
+        keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0))).train_step_for(BATCH)
     iterator = stream(trainer)
     for _ in range(20):  # the power iteration converges over calls
-        trainer.train_steps(iterator, 1)
+        trainer(iterator, 1)
     inputs = np.random.RandomState(0).randn(5, 16).astype(np.float32)
     layer = next(layer for layer in trainer.discriminator.layers if hasattr(layer, "vector_u"))
     kernel, bias = layer.layer.kernel.numpy(), layer.layer.bias.numpy()
@@ -463,13 +458,12 @@ def test_optimal_discriminator_for_a_fixed_generator():
         return (keras.Model(z, fixed(z)),
                 keras.Model(x, keras.layers.Dense(1)(h)))
 
-    trainer = GANTrainer(models, lambda: (keras.optimizers.SGD(0.0), keras.optimizers.Adam(3e-3)),
-                         TrainerConfig(global_batch_size=256, steps_per_execution=100),
-                         tf.distribute.OneDeviceStrategy("/cpu:0"))
+    trainer = make_gan(models=models, steps_per_execution=100, optimizers=lambda: (
+        keras.optimizers.SGD(0.0), keras.optimizers.Adam(3e-3))).train_step_for(256)
     spec = inputs.StreamSpec(256, z_dim=1, seed=0)
     iterator = iter(trainer.strategy.distribute_datasets_from_function(
         lambda context: inputs.training_stream(points, spec, 0, context)))
-    trainer.train_steps(iterator, 3000)
+    trainer(iterator, 3000)
     grid = np.linspace(-2.0, 2.0, 41, dtype=np.float32)[:, None]
     p_data, p_g = pdf(grid, data_mean, data_std), pdf(grid, g_mean, g_std)
     optimal = p_data / (p_data + p_g)
@@ -484,7 +478,7 @@ def test_every_objective_with_every_penalty_trains_and_exports(tmp_path):
         for penalty in penalties.PENALTIES:
             trainer = make_trainer(d_batchnorm=False, objective=objective, penalty=penalty,
                                    steps_per_execution=2)
-            history = trainer.train_steps(stream(trainer), 2)
+            history = trainer(stream(trainer), 2)
             for name in trainer.metric_names:
                 assert np.isfinite(history[name]).all(), (objective, penalty, name)
     export.export_generator(trainer.generator, str(tmp_path / "generator"), "normal", (-1, 1))
@@ -497,7 +491,7 @@ def test_gradient_penalty_under_bfloat16_mixed_precision_is_finite():
     try:
         trainer = make_trainer(d_batchnorm=False, objective="wasserstein", penalty="gradient",
                                steps_per_execution=3)
-        history = trainer.train_steps(stream(trainer), 3)
+        history = trainer(stream(trainer), 3)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert np.isfinite(history["penalty"]).all() and (history["penalty"] > 0).all()
@@ -526,7 +520,7 @@ def test_top_k_matches_across_two_replicas():
     runs = []
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         trainer = make_trainer(strategy, g_top_k=0.25, g_top_k_decay=0.5, steps_per_execution=4)
-        history = trainer.train_steps(stream(trainer), 4)
+        history = trainer(stream(trainer), 4)
         runs.append((history["g_loss"], snapshot(trainer.generator)))
     (single, single_weights), (mirrored, mirrored_weights) = runs
     np.testing.assert_allclose(mirrored, single, rtol=1e-4, atol=1e-6)
@@ -539,4 +533,4 @@ def test_top_k_flags_out_of_range_fail_with_one_line():
 
     for bad in ({"g_top_k": 0.0}, {"g_top_k": 1.5}, {"g_top_k_decay": 0.0}):
         with pytest.raises(KerasGanError, match="g_top_k="):
-            TrainerConfig(global_batch_size=BATCH, **bad)
+            TrainingOptions(**bad)

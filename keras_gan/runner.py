@@ -23,19 +23,6 @@ if TYPE_CHECKING:
 LoadData = Callable[[str], "LabelledImages"]
 
 
-def real_label_range(config: RunConfig) -> tuple[float, float]:
-    """`real_label` as (lo, hi): one label, or a range drawn per example."""
-    text = config.objective.real_label
-    try:
-        values = [float(v) for v in text]
-    except ValueError:
-        values = []
-    if len(values) not in (1, 2) or not all(0.0 <= v <= 1.0 for v in values):
-        raise KerasGanError(f"real_label={','.join(text)}: expected one label in [0, 1] or a "
-                            f"range lo,hi")
-    return (values[0], values[-1])
-
-
 def precision_policy(config: RunConfig) -> str:
     """The Keras dtype policy `mixed_precision` names, `auto` resolved for this machine."""
     from keras_gan import precision
@@ -51,14 +38,12 @@ def decays_over_run(config: RunConfig) -> bool:
 def check(config: RunConfig) -> None:
     """Fails before anything is written when a setting cannot work."""
     positive = {"batch_size": config.schedule.batch_size, "epochs": config.schedule.epochs,
-                "d_steps": config.objective.d_steps,
-                "steps_per_call": config.performance.steps_per_call,
                 "sample_every": config.sampling.sample_every,
                 "sample_count": config.sampling.sample_count,
                 "log_every": config.outputs.log_every,
                 "checkpoint_every": config.outputs.checkpoint_every,
                 "keep_checkpoints": config.outputs.keep_checkpoints,
-                "z_dim": config.model.z_dim, "pack": config.model.pack}
+                "z_dim": config.model.z_dim}
     for name, value in positive.items():
         if value < 1:
             raise KerasGanError(f"{name}={value}: expected a positive integer")
@@ -78,23 +63,14 @@ def check(config: RunConfig) -> None:
             raise KerasGanError(f"{net}_learning_rate_total_decay={total} and "
                                 f"{net}_learning_rate_decay={per_step} both set "
                                 f"{net.upper()}'s decay: keep one")
-    if precision_policy(config) == "mixed_float16" and not config.performance.fused_optimizers:
-        raise KerasGanError(f"mixed_precision={config.performance.mixed_precision} "
-                            f"(mixed_float16) skips overflowing steps inside the fused "
-                            f"optimisers: expected fused_optimizers=True")
     _check_refinement(config)
-    if config.evaluation.eval_d_accuracy and config.model.pack > 1:
+    if config.evaluation.eval_d_accuracy and config.training.pack > 1:
         raise KerasGanError(f"eval_d_accuracy=True scores D on single images: it does not "
-                            f"combine with pack={config.model.pack}")
-    from keras_gan.objectives import make_objective
-    from keras_gan.penalties import make_penalty
-
-    make_objective(config.objective.objective, config.objective.g_loss, real_label_range(config))
-    make_penalty(config.objective.penalty, config.model.pack)
+                            f"combine with pack={config.training.pack}")
 
 
 def _check_refinement(config: RunConfig) -> None:
-    sampling, pack = config.sampling, config.model.pack
+    sampling, pack = config.sampling, config.training.pack
     if sampling.refine_steps < 0:
         raise KerasGanError(f"refine_steps={sampling.refine_steps}: expected 0 (off) or more")
     if sampling.refine_learning_rate <= 0:
@@ -163,7 +139,7 @@ def prepare(config: RunConfig, load: LoadData, image_size: int | None, strategy=
     from keras_gan.strategy import make_strategy
 
     check(config)
-    model, objective, schedule = config.model, config.objective, config.schedule
+    model, options, schedule = config.model, config.training, config.schedule
     performance = config.performance
     models.check_architecture(model.architecture, image_size)
     value_range = data.parse_value_range(config.data.value_range)
@@ -171,9 +147,9 @@ def prepare(config: RunConfig, load: LoadData, image_size: int | None, strategy=
     policy = precision_policy(config)
     training = load(config.data.train_split)
     batch = schedule.batch_size
-    steps_per_epoch = inputs.batches_per_epoch(len(training), batch) // objective.d_steps
+    steps_per_epoch = inputs.batches_per_epoch(len(training), batch) // options.d_steps
     if steps_per_epoch < 1:
-        raise KerasGanError(f"batch_size={batch} x d_steps={objective.d_steps} is more than the "
+        raise KerasGanError(f"batch_size={batch} x d_steps={options.d_steps} is more than the "
                             f"{len(training)} training images")
     if model.conditional != "none" and not training.num_classes:
         raise KerasGanError(f"conditional={model.conditional}: the training data has no labels "
@@ -190,22 +166,13 @@ def prepare(config: RunConfig, load: LoadData, image_size: int | None, strategy=
     with strategy.scope():
         generator, discriminator = models.build_gan(
             model.architecture, training.images.shape[1:], model.z_dim, pixel_mean,
-            model.spectral_norm, model.conditional, num_classes, model.pack)
+            model.spectral_norm, model.conditional, num_classes, options.pack)
         gan = GAN(generator, discriminator, value_range=value_range, noise=model.noise,
                   num_classes=num_classes or None)
-        gan.compile(
-            _optimizer(config, "g", steps_per_epoch),
-            _optimizer(config, "d", steps_per_epoch * objective.d_steps),
-            objective=objective.objective, g_loss=objective.g_loss, penalty=objective.penalty,
-            penalty_weight=objective.penalty_weight, g_ema_decay=config.sampling.g_ema_decay,
-            g_ema_warmup=config.sampling.g_ema_warmup, real_label=real_label_range(config),
-            d_steps=objective.d_steps, order=objective.order, d_style=objective.d_style,
-            d_reduction=objective.d_reduction, pack=model.pack, g_top_k=objective.g_top_k,
-            g_top_k_decay=objective.g_top_k_decay,
-            loss_scale=performance.loss_scale if policy == "mixed_float16" else 0.0,
-            loss_scale_growth_interval=performance.loss_scale_growth_interval,
-            steps_per_execution=performance.steps_per_call,
-            jit_compile=performance.jit_compile)
+        gan.compile(_optimizer(config, "g", steps_per_epoch),
+                    _optimizer(config, "d", steps_per_epoch * options.d_steps),
+                    **{field.name: getattr(options, field.name)
+                       for field in dataclasses.fields(options)})
     return Setup(config, gan, training, value_range, steps_per_epoch)
 
 
@@ -251,17 +218,17 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
     if run_directory.checkpoint_candidates(checkpoints) and not outputs.resume:
         raise KerasGanError(f"run_dir={outputs.run_dir} already holds a run ({checkpoints}); "
                             f"expected resume=True or a new run_dir")
-    backup = callbacks.BackupAndRestore(checkpoints, outputs.checkpoint_every,
-                                        outputs.keep_checkpoints, flag="run_dir")
+    backup = callbacks.RunCheckpoint(checkpoints, outputs.checkpoint_every,
+                                     outputs.keep_checkpoints, flag="run_dir")
     restored = backup.restore(gan)
     if restored:
         from keras_gan.optimizers import reset_constant_learning_rate
 
-        reset_constant_learning_rate(gan.trainer.g_optimizer, config.g_optimizer.learning_rate)
-        reset_constant_learning_rate(gan.trainer.d_optimizer, config.d_optimizer.learning_rate)
-        logging.info("resumed from %s at step %d", restored, gan.trainer.step.numpy())
+        reset_constant_learning_rate(gan.g_optimizer, config.g_optimizer.learning_rate)
+        reset_constant_learning_rate(gan.d_optimizer, config.d_optimizer.learning_rate)
+        logging.info("resumed from %s at step %d", restored, gan.step.numpy())
     if on_start:
-        on_start(int(gan.trainer.step.numpy()))
+        on_start(int(gan.step.numpy()))
 
     fixed = callbacks.FixedInputs.draw(sampling.sample_count, config.model.z_dim,
                                        config.model.noise, gan.num_classes, schedule.seed)
@@ -297,7 +264,7 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
         gan.export(os.path.join(outputs.run_dir, "generator_raw"), generator=gan.generator)
     if interrupted:
         logging.warning("interrupted at step %d: checkpoint and outputs written; rerun the same "
-                        "command to resume", gan.trainer.step.numpy())
+                        "command to resume", gan.step.numpy())
         raise SystemExit(130)
     if evaluation_settings.eval_d_accuracy:
         test = load("test")

@@ -1,0 +1,337 @@
+"""The fused training step: G, D, GD and two optimisers under a strategy, as options say.
+
+`TrainStep` takes the models, optimisers and state a `keras_gan.GAN` owns (`TrainingState`) and
+its `TrainingOptions`, and gives one `tf.function` that runs many steps per call; `GAN.fit` runs
+the epochs and callbacks around it. `EvaluationStep` scores real data and fresh fakes without
+updating anything (`GAN.evaluate`).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Dict, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_gan import objectives
+from keras_gan.ema import ExponentialMovingAverage
+from keras_gan.errors import KerasGanError
+from keras_gan.layers import BatchNormalization
+from keras_gan.loss_scale import DynamicLossScale
+from keras_gan.models import build_combined, is_conditional, nested_layers
+from keras_gan.options import TrainingOptions
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingState:
+    """What a step reads and updates; `keras_gan.GAN` owns it, so Keras saves it."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    g_optimizer: keras.Optimizer
+    d_optimizer: keras.Optimizer
+    step: keras.Variable  # training steps done
+    generator_ema: keras.Model | None = None  # the average of G's weights, when kept
+    g_loss_scale: DynamicLossScale | None = None  # under mixed_float16
+    d_loss_scale: DynamicLossScale | None = None
+
+
+@contextlib.contextmanager
+def frozen(model: keras.Model):
+    """Freezes `model` while tracing one update: its variables get no gradient, and it still
+    normalises with batch statistics, as the references' frozen networks do.
+
+    `keras_gan.layers.BatchNormalization` does that frozen and leaves its moving statistics
+    alone. Keras's own BatchNormalization would switch to its moving statistics when frozen, so
+    a user's model keeps those layers trainable (their variables are in neither update's list):
+    they normalise with the batch and update their moving statistics, as in keras.io's loop and
+    PyTorch's."""
+    model.trainable = False
+    for layer in nested_layers(model):
+        if (isinstance(layer, keras.layers.BatchNormalization)
+                and not isinstance(layer, BatchNormalization)):
+            layer.trainable = True
+    try:
+        yield
+    finally:
+        model.trainable = True
+
+
+class TrainStep:
+    """The fused training step of `state`'s models under `options` and `strategy`, for global
+    batches of `global_batch_size` and epochs of `steps_per_epoch` G steps (top-k's decay is per
+    epoch). Calling it runs steps; `function` is the traced call of up to `steps_per_execution`
+    steps, `metric_names` what each step logs."""
+
+    def __init__(self, state: TrainingState, options: TrainingOptions,
+                 strategy: tf.distribute.Strategy, global_batch_size: int,
+                 steps_per_epoch: int = 1):
+        replicas = strategy.num_replicas_in_sync
+        if global_batch_size < 1 or global_batch_size % replicas:
+            raise KerasGanError(f"batch_size={global_batch_size}: expected a positive multiple of "
+                                f"the {replicas} replicas of the strategy")
+        if global_batch_size // replicas % options.pack:
+            raise KerasGanError(f"pack={options.pack}: each replica's batch of "
+                                f"{global_batch_size // replicas} must be a multiple of it")
+        self.state, self.options, self.strategy = state, options, strategy
+        self.global_batch_size = global_batch_size
+        self.generator, self.discriminator = state.generator, state.discriminator
+        self.g_optimizer, self.d_optimizer = state.g_optimizer, state.d_optimizer
+        self.g_loss_scale, self.d_loss_scale = state.g_loss_scale, state.d_loss_scale
+        self.objective = options.make_objective()
+        self._penalty = options.make_penalty()
+        self.metric_names = self.objective.metric_names + (("penalty",) if self._penalty else ())
+        self._top_k_decay = options.g_top_k_decay ** (1.0 / steps_per_epoch)
+        self.conditional = is_conditional(self.generator)
+        with strategy.scope():
+            self.combined = build_combined(self.generator, self.discriminator)
+        # Explicit variable lists, taken while both models are trainable: toggling `trainable`
+        # later must not change what each optimiser updates.
+        self._g_vars = list(self.generator.trainable_variables)
+        self._d_vars = list(self.discriminator.trainable_variables)
+        self.ema = (ExponentialMovingAverage(self.generator, state.generator_ema,
+                                             options.g_ema_decay, options.g_ema_warmup)
+                    if state.generator_ema is not None else None)
+        # Replica functions are traced inline by the outer tf.function; a nested tf.function is
+        # only used to mark an XLA cluster (a shared inner trace would give every replica the
+        # same collective keys as the first one, and MirroredStrategy then mismatches them).
+        compiled = (lambda f: tf.function(f, jit_compile=True)) if options.jit_compile else (
+            lambda f: f)
+        self._g_replica_fn = compiled(self._g_replica)
+        self._d_replica_fn = compiled(self._d_replica)
+        self._fake_replica_fn = compiled(self._fake_replica)
+        self._simultaneous_replica_fn = compiled(self._simultaneous_replica)
+        self.function = tf.function(self._train_loop, reduce_retracing=True)
+
+    # ----- one replica's work: reads top to bottom like the references -----------------------
+
+    def _with_labels(self, tensor: tf.Tensor, element: Dict[str, tf.Tensor]):
+        """A model's input: the tensor, joined by the batch's labels when conditional."""
+        return [tensor, element["labels"]] if self.conditional else tensor
+
+    def _fake_replica(self, element: Dict[str, tf.Tensor]) -> tf.Tensor:
+        return self.generator(self._with_labels(element["z_d"], element), training=True)
+
+    def _discriminate(self, element: Dict[str, tf.Tensor], fake: tf.Tensor
+                      ) -> Tuple[tf.Tensor, tf.Tensor, Dict[str, tf.Tensor]]:
+        """D on the real and the fake half: its fake-half outputs, its loss and its metrics."""
+        real, batch = element["real"], self.global_batch_size
+        fake = tf.cast(fake, real.dtype)  # G may compute in float16
+        labels = element["labels"] if self.conditional else None
+
+        def discriminate(x, y=labels):
+            return self.discriminator(x if y is None else [x, y], training=True)
+
+        if self.options.d_style == "concat":
+            both = None if labels is None else tf.concat([labels, labels], 0)
+            real_outputs, fake_outputs = tf.split(discriminate(tf.concat([real, fake], 0), both),
+                                                  2)
+        else:
+            real_outputs, fake_outputs = discriminate(real), discriminate(fake)
+        real_losses, fake_losses = self.objective.d_losses(
+            real_outputs, fake_outputs, element["real_labels"])
+        loss = (tf.nn.compute_average_loss(real_losses, global_batch_size=batch)
+                + tf.nn.compute_average_loss(fake_losses, global_batch_size=batch))
+        if self.options.d_reduction == "mean":
+            loss = loss / 2.0
+        metrics = {name: tf.reduce_sum(values) / batch for name, values in
+                   self.objective.summaries(real_outputs, fake_outputs).items()}
+        if self._penalty:
+            penalty = tf.nn.compute_average_loss(
+                self._penalty(discriminate, real, fake, element["alpha"]),
+                global_batch_size=batch)
+            loss += self.options.penalty_weight * penalty
+            metrics["penalty"] = penalty
+        return fake_outputs, loss, {"d_loss": loss, **metrics}
+
+    def _minimise(self, tape: tf.GradientTape, loss: tf.Tensor, variables, optimizer,
+                  loss_scale: DynamicLossScale | None) -> None:
+        """Applies the gradients of `loss` (recorded on `tape`). With a dynamic loss scale, a
+        step whose gradients are not finite on some replica is skipped on all of them."""
+        if loss_scale is None:
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return
+        gradients = tape.gradient(loss, variables,
+                                  output_gradients=tf.convert_to_tensor(loss_scale.scale))
+        gradients, finite = loss_scale.unscale(gradients)
+        # All NaN on a skipped step: the fused optimisers then leave every variable alone.
+        gradients = [tf.where(finite, g, tf.fill(tf.shape(g), float("nan"))) for g in gradients]
+        optimizer.apply_gradients(zip(gradients, variables))
+        optimizer.iterations.assign_sub(1 - tf.cast(finite, optimizer.iterations.dtype))
+        loss_scale.update(finite)
+
+    def _g_loss(self, fake_outputs: tf.Tensor) -> tf.Tensor:
+        """G's loss on this replica's share of the global batch (top-k weighted if asked)."""
+        losses = self.objective.g_losses(fake_outputs)
+        if self.options.g_top_k < 1.0:
+            steps = tf.cast(self.g_optimizer.iterations, tf.float32)
+            fraction = tf.maximum(self.options.g_top_k, self._top_k_decay ** steps)
+            losses *= objectives.top_k_weights(fake_outputs, fraction)
+        return tf.nn.compute_average_loss(losses, global_batch_size=self.global_batch_size)
+
+    def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            _, loss, metrics = self._discriminate(element, tf.stop_gradient(fake))
+        self._minimise(tape, loss, self._d_vars, self.d_optimizer, self.d_loss_scale)
+        return metrics
+
+    def _simultaneous_replica(self, element: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """The original code's update (pylearn2 `AdversaryCost2`): one forward pass of G and D,
+        D's gradients from its loss and G's from its own loss on the same fake logits (same
+        dropout masks), both applied to the weights that produced them."""
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self.generator(self._with_labels(element["z_g"], element), training=True)
+            fake_outputs, d_loss, metrics = self._discriminate(element, fake)
+            g_loss = self._g_loss(fake_outputs)
+        self._minimise(tape, d_loss, self._d_vars, self.d_optimizer, self.d_loss_scale)
+        self._minimise(tape, g_loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
+        del tape
+        return {**metrics, "g_loss": g_loss, "d_fake_after": metrics["d_fake"]}
+
+    def _g_replica(self, element: Dict[str, tf.Tensor]
+                   ) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+        with tf.GradientTape() as tape:
+            fake, fake_outputs = self.combined(self._with_labels(element["z_g"], element),
+                                               training=True)
+            loss = self._g_loss(fake_outputs)
+        self._minimise(tape, loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
+        return {"g_loss": loss, "d_fake_after": tf.reduce_sum(
+            self.objective.fake_summary(fake_outputs)) / self.global_batch_size}, fake
+
+    # ----- the phases of a step, each run on every replica ---------------------------------
+    # Freezing happens here, outside `strategy.run`: MirroredStrategy traces replicas in parallel
+    # threads, so toggling `trainable` inside a replica function would race.
+
+    def generate(self, element) -> tf.Tensor:
+        """A fake batch for D's step from the element's `z_d` (and labels); G is frozen so its
+        BN statistics stay put."""
+        with frozen(self.generator):
+            return self.strategy.run(self._fake_replica_fn, args=(element,))
+
+    def d_update(self, element, fake) -> Dict[str, tf.Tensor]:
+        """One D step on a real batch and a (detached) fake batch."""
+        return self.strategy.run(self._d_replica_fn, args=(element, fake))
+
+    def g_update(self, element) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+        """One G step through GD with D frozen, from the element's `z_g` (and labels); returns
+        its metrics and the fake batch."""
+        with frozen(self.discriminator):
+            return self.strategy.run(self._g_replica_fn, args=(element,))
+
+    def _train_step(self, elements) -> Dict[str, tf.Tensor]:
+        """One training step: one G update and `d_steps` D updates, in the configured order."""
+        if self.options.order == "simultaneous":
+            return self.strategy.run(self._simultaneous_replica_fn, args=(elements[0],))
+        if self.options.order == "g_first":
+            g_metrics, fake = self.g_update(elements[0])
+            d_metrics = self.d_update(elements[0], fake)
+            for element in elements[1:]:
+                d_metrics = self.d_update(element, self.generate(element))
+        else:
+            for element in elements:
+                d_metrics = self.d_update(element, self.generate(element))
+            g_metrics, _ = self.g_update(elements[-1])
+        return {**d_metrics, **g_metrics}
+
+    # ----- the distributed, fused loop --------------------------------------------------------
+
+    def _train_loop(self, iterator, num_steps: tf.Tensor) -> Dict[str, tf.Tensor]:
+        """`num_steps` training steps in one call; per-step metrics come back stacked."""
+        history = tf.TensorArray(tf.float32, size=num_steps)
+        for i in tf.range(num_steps):
+            elements = tuple(next(iterator) for _ in range(self.options.d_steps))
+            per_replica = self._train_step(elements)
+            if self.ema:
+                self.ema.update(self.state.step)
+            history = history.write(i, tf.stack([
+                self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
+                for name in self.metric_names]))
+            self.state.step.assign_add(1)
+        stacked = dict(zip(self.metric_names, tf.unstack(history.stack(),
+                                                         num=len(self.metric_names), axis=1)))
+        stacked["weights_finite"] = tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(v)) for v in self._g_vars + self._d_vars])
+        return stacked
+
+    def __call__(self, iterator, num_steps: int) -> Dict[str, np.ndarray]:
+        """Runs `num_steps` steps in calls of at most `steps_per_execution`; returns per-step
+        metrics and `weights_finite`, one per call."""
+        collected = []
+        while num_steps > 0:
+            n = min(num_steps, self.options.steps_per_execution)
+            collected.append({k: v.numpy() for k, v in
+                              self.function(iterator, tf.constant(n, tf.int32)).items()})
+            num_steps -= n
+        return {name: np.concatenate([np.atleast_1d(c[name]) for c in collected])
+                for name in collected[0]}
+
+
+class EvaluationStep:
+    """D's and G's losses and D's outputs on real batches and fresh fakes, every model in
+    inference mode and nothing updated (`GAN.evaluate`): the sums over examples of each value in
+    `names_for(options)` order."""
+
+    def __init__(self, state: TrainingState, options: TrainingOptions,
+                 strategy: tf.distribute.Strategy, global_batch_size: int):
+        self.generator, self.discriminator = state.generator, state.discriminator
+        self.options, self.strategy = options, strategy
+        self.objective = options.make_objective()
+        self.names = self.names_for(options)
+        self.conditional = is_conditional(self.generator)
+        self._function = tf.function(self._step, reduce_retracing=True)
+
+    @staticmethod
+    def names_for(options: TrainingOptions) -> Tuple[str, ...]:
+        return ("d_loss", "g_loss", *options.make_objective().summary_names)
+
+    def _replica(self, element: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        labels = element["labels"] if self.conditional else None
+        with_labels = lambda x: x if labels is None else [x, labels]  # noqa: E731
+        fake = self.generator(with_labels(element["z_d"]), training=False)
+        real = element["real"]
+        real_outputs = self.discriminator(with_labels(real), training=False)
+        fake_outputs = self.discriminator(with_labels(tf.cast(fake, real.dtype)),
+                                          training=False)
+        real_losses, fake_losses = self.objective.d_losses(real_outputs, fake_outputs,
+                                                           element["real_labels"])
+        d_losses = real_losses + fake_losses
+        if self.options.d_reduction == "mean":
+            d_losses = d_losses / 2.0
+        values = {"d_loss": d_losses, "g_loss": self.objective.g_losses(fake_outputs),
+                  **self.objective.summaries(real_outputs, fake_outputs)}
+        return {name: tf.reduce_sum(values[name]) for name in self.names}
+
+    def _step(self, element) -> Dict[str, tf.Tensor]:
+        per_replica = self.strategy.run(self._replica, args=(element,))
+        return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name],
+                                           axis=None) for name in self.names}
+
+    def run(self, dataset, callbacks=None) -> Tuple[Dict[str, float], int]:
+        """The summed values over `dataset`'s batches and how many batches there were."""
+        totals, batches = dict.fromkeys(self.names, 0.0), 0
+        for element in dataset:
+            sums = self._function(element)
+            for name in self.names:
+                totals[name] += float(sums[name])
+            if callbacks is not None:
+                callbacks.on_test_batch_end(batches, {name: float(sums[name])
+                                                      for name in self.names})
+            batches += 1
+        return totals, batches
+
+
+class DivergenceError(KerasGanError):
+    """Training produced NaN or Inf; the last checkpoint is the last good state."""
+
+
+def check_finite(history: Dict[str, np.ndarray], first_step: int, names) -> None:
+    for name in names:
+        bad = np.flatnonzero(~np.isfinite(history[name]))
+        if bad.size:
+            raise DivergenceError(f"training diverged: {name} is {history[name][bad[0]]} at step "
+                                  f"{first_step + int(bad[0]) + 1}")
+    if not history["weights_finite"].all():
+        raise DivergenceError(f"training diverged: a weight became NaN or Inf by step "
+                              f"{first_step + len(history['d_loss'])}")
