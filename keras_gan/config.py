@@ -74,6 +74,11 @@ class ModelConfig:
         False,
         "Spectrally normalise D's Dense, Conv2D and Maxout layers (Miyato et al. 2018); it "
         "replaces D's BatchNormalization.")
+    init_from: str = _field(
+        '',
+        "Start G, D and G's average from this run directory's newest checkpoint (or a saved "
+        '.keras GAN) instead of random weights: fine-tuning. Optimisers and step start fresh; '
+        'a resumed run continues from its own checkpoint.')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,6 +21,7 @@ callbacks still see every step (docs/api.md).
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Sequence, Tuple
 
 import keras
@@ -76,6 +77,7 @@ class GAN(keras.Model):
         self.g_optimizer = self.d_optimizer = None
         self.generator_ema = None
         self.g_loss_scale = self.d_loss_scale = None
+        self.augment_probability = None
         self._steps = {}
         self._checkpoint = None
         self.built = True  # G and D come built; Keras's save_weights() asks
@@ -184,6 +186,17 @@ class GAN(keras.Model):
                     for net in ("g_loss_scale", "d_loss_scale"))
         if not loss_scaled:
             self.g_loss_scale = self.d_loss_scale = None
+        if options.adaptive_augmentation:
+            from keras_gan.augment import AdaptiveProbability
+
+            if self.augment_probability is None:
+                with self.distribute_strategy.scope():
+                    self.augment_probability = AdaptiveProbability.create(
+                        self, options.ada_target, options.ada_interval, options.ada_speed_images)
+            else:  # a recompile keeps p and takes the new settings
+                probability = self.augment_probability
+                probability.target, probability.interval = options.ada_target, options.ada_interval
+                probability.speed_images = options.ada_speed_images
         for optimizer in (g_optimizer, d_optimizer):
             if loss_scaled and not hasattr(optimizer, "_fused_step"):
                 raise KerasGanError("loss_scale: dynamic loss scaling (mixed_float16) needs the "
@@ -203,15 +216,13 @@ class GAN(keras.Model):
         self._require_compiled("state")
         return TrainingState(self.generator, self.discriminator, self.g_optimizer,
                              self.d_optimizer, self.step, self.generator_ema,
-                             self.g_loss_scale, self.d_loss_scale)
+                             self.g_loss_scale, self.d_loss_scale, self.augment_probability)
 
     @property
     def metric_names(self) -> Tuple[str, ...]:
-        """What every step logs: d_loss, g_loss, the objective's values, the penalty's."""
+        """What every step logs: d_loss, g_loss, the objective's values, the penalty's, ADA's."""
         self._require_compiled("metric_names")
-        objective = self.options.make_objective()
-        penalty = ("penalty",) if self.options.make_penalty() else ()
-        return objective.metric_names + penalty
+        return TrainStep.names_for(self.options)
 
     def train_step_for(self, global_batch_size: int, steps_per_epoch: int = 1) -> TrainStep:
         """The fused step for global batches of this size (built once per size: the traced
@@ -378,7 +389,8 @@ class GAN(keras.Model):
     def _stream_spec(self, data: FitData, seed: int) -> inputs.StreamSpec:
         return inputs.StreamSpec(data.global_batch_size, self.z_dim, self.noise,
                                  self.value_range, self.options.real_label, seed,
-                                 self.conditional)
+                                 self.conditional,
+                                 augment=self.options.make_augmentation() is not None)
 
     def _distribute(self, data: FitData, seed: int, start_index: int):
         """The distributed training elements from element `start_index` on."""
@@ -408,7 +420,7 @@ class GAN(keras.Model):
 
     # Entries a checkpoint may lack (written before the feature existed, or with it off); they
     # keep their fresh values, and the average of G starts at the restored G.
-    _OPTIONAL = ("generator_ema", "g_loss_scale", "d_loss_scale")
+    _OPTIONAL = ("generator_ema", "g_loss_scale", "d_loss_scale", "augment_probability")
 
     def _checkpointed(self) -> dict:
         self._require_compiled("checkpoint")
@@ -420,6 +432,8 @@ class GAN(keras.Model):
         if self.g_loss_scale is not None:
             tracked["g_loss_scale"] = self.g_loss_scale.checkpointable()
             tracked["d_loss_scale"] = self.d_loss_scale.checkpointable()
+        if self.augment_probability is not None:
+            tracked["augment_probability"] = self.augment_probability.checkpointable()
         return tracked
 
     def checkpoint(self) -> tf.train.Checkpoint:
@@ -440,6 +454,51 @@ class GAN(keras.Model):
         tf.train.Checkpoint(**present).restore(path).assert_existing_objects_matched()
         checkpoint.save_counter.assign(
             reader.get_tensor("save_counter/.ATTRIBUTES/VARIABLE_VALUE"))
+        if self.generator_ema is not None and "generator_ema" not in saved:
+            self.generator_ema.set_weights(self.generator.get_weights())
+
+    # ----- starting from a trained GAN --------------------------------------------------------
+
+    def initialize_from(self, source) -> None:
+        """Starts G, D and G's average from a trained GAN's (fine-tuning): another `GAN`, a
+        saved `.keras` file or a run directory (its newest checkpoint). The optimisers, the step
+        and ADA's p stay fresh; a shape that does not fit fails naming both."""
+        self._require_compiled("initialize_from")
+        if isinstance(source, str) and os.path.isdir(source):
+            self._initialize_from_run(source)
+            return
+        if isinstance(source, str):
+            if not os.path.isfile(source):
+                raise KerasGanError(f"init_from={source}: neither a run directory nor a saved "
+                                    f".keras file")
+            source = keras.saving.load_model(source)
+        if not isinstance(source, GAN):
+            raise KerasGanError(f"init_from: expected a GAN, a .keras file or a run directory, "
+                                f"not {type(source).__name__}")
+        pairs = [(self.generator, source.generator), (self.discriminator, source.discriminator)]
+        if self.generator_ema is not None:
+            pairs.append((self.generator_ema, source.sampling_generator))
+        for mine, theirs in pairs:
+            _copy_weights(theirs, mine)
+
+    def _initialize_from_run(self, run_dir: str) -> None:
+        from keras_gan import run_directory
+
+        candidates = run_directory.checkpoint_candidates(os.path.join(run_dir, "checkpoints"))
+        if not candidates:
+            raise KerasGanError(f"init_from={run_dir}: no checkpoint in "
+                                f"{os.path.join(run_dir, 'checkpoints')}")
+        saved = {name.split("/")[0] for name in
+                 tf.train.load_checkpoint(candidates[0]).get_variable_to_shape_map()}
+        parts = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.generator_ema is not None and "generator_ema" in saved:
+            parts["generator_ema"] = self.generator_ema
+        try:
+            tf.train.Checkpoint(**parts).restore(candidates[0]).expect_partial()
+        except (ValueError, AssertionError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            raise KerasGanError(f"init_from={run_dir}: its checkpoint {candidates[0]} does not "
+                                f"fit this GAN: {reason}") from None
         if self.generator_ema is not None and "generator_ema" not in saved:
             self.generator_ema.set_weights(self.generator.get_weights())
 
@@ -482,6 +541,21 @@ class GAN(keras.Model):
 
         export_generator(generator or self.sampling_generator, filepath, self.noise,
                          self.value_range, self.class_prior if self.conditional else None)
+
+
+def _copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """`source`'s weights into `target`, which must have the same shapes."""
+    theirs, mine = source.get_weights(), target.weights
+    shapes = [tuple(w.shape) for w in theirs], [tuple(w.shape) for w in mine]
+    if shapes[0] != shapes[1]:
+        first = next((i for i, (a, b) in enumerate(zip(*shapes)) if a != b),
+                     min(len(shapes[0]), len(shapes[1])))
+        shown = [s[first] if first < len(s) else "none" for s in shapes]
+        raise KerasGanError(f"init_from: {source.name}'s weights do not fit {target.name}: "
+                            f"{len(theirs)} weights against {len(mine)}, weight {first} "
+                            f"({mine[first].path if first < len(mine) else '-'}) of shape "
+                            f"{shown[0]} against {shown[1]}")
+    target.set_weights(theirs)
 
 
 def _restores_state(callback) -> bool:

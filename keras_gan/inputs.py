@@ -28,6 +28,7 @@ class StreamSpec:
     real_label: Tuple[float, float] = (1.0, 1.0)
     seed: int = 0
     conditional: bool = False  # elements carry the real batch's class labels
+    augment: bool = False  # elements carry uniforms for the augmentation of D's inputs
 
 
 def sample_noise(shape, prior: str, seed) -> tf.Tensor:
@@ -89,8 +90,9 @@ def training_elements(batches: tf.data.Dataset, spec: StreamSpec, start_index: i
                       input_context: tf.distribute.InputContext | None = None,
                       prepare=None) -> tf.data.Dataset:
     """Per-replica elements {real, real_labels, z_d, z_g, alpha} (and `labels` when
-    conditional) from global `batches` of (examples, labels), the first being element
-    `start_index`; `alpha` ~ U[0, 1] per example mixes real and fake for a gradient penalty.
+    conditional, `augment` uniforms when D's inputs are augmented) from global `batches` of
+    (examples, labels), the first being element `start_index`; `alpha` ~ U[0, 1] per example
+    mixes real and fake for a gradient penalty.
     `labels` are the real batch's classes, which G's fakes are also asked for (so D sees both
     halves with one label distribution, the data's).
 
@@ -127,6 +129,12 @@ def training_elements(batches: tf.data.Dataset, spec: StreamSpec, start_index: i
                    "z_g": split(z_g), "alpha": split(alpha)}
         if spec.conditional:
             element["labels"] = split(tf.cast(labels[rows], tf.int32))
+        if spec.augment:
+            from keras_gan.augment import RANDOM_NUMBERS, USES
+
+            uniforms = tf.random.stateless_uniform([size, USES, RANDOM_NUMBERS],
+                                                   tf.stack([seed + 2, index]))
+            element["augment"] = split(uniforms[rows])
         return element
 
     indices = tf.data.Dataset.range(start_index, np.iinfo(np.int64).max)

@@ -24,14 +24,14 @@ Tensor = tf.Tensor
 G_LOSSES = ("minimax", "non_saturating")
 
 
-def _flat(outputs) -> Tensor:
+def flat(outputs) -> Tensor:
     """D's outputs as float32 of shape (N,): logits may be (N, 1) and float16."""
     return tf.reshape(tf.cast(outputs, tf.float32), [-1])
 
 
 def bce_with_logits(labels, logits) -> Tensor:
     """Binary cross-entropy from logits, per example."""
-    logits = _flat(logits)
+    logits = flat(logits)
     labels = tf.broadcast_to(tf.cast(labels, tf.float32), tf.shape(logits))
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
 
@@ -58,10 +58,10 @@ class Objective:
         raise NotImplementedError
 
     def summaries(self, real: Tensor, fake: Tensor) -> Dict[str, Tensor]:
-        return {"d_real": _flat(real), "d_fake": _flat(fake)}
+        return {"d_real": flat(real), "d_fake": flat(fake)}
 
     def fake_summary(self, fake: Tensor) -> Tensor:
-        return _flat(fake)
+        return flat(fake)
 
     @property
     def metric_names(self) -> Tuple[str, ...]:
@@ -91,11 +91,11 @@ class BCE(Objective):
         return bce_with_logits(1.0, fake)
 
     def summaries(self, real, fake):
-        real_p, fake_p = tf.sigmoid(_flat(real)), tf.sigmoid(_flat(fake))
+        real_p, fake_p = tf.sigmoid(flat(real)), tf.sigmoid(flat(fake))
         return {"d_real": real_p, "d_fake": fake_p, "divergence": real_p / (real_p + fake_p)}
 
     def fake_summary(self, fake):
-        return tf.sigmoid(_flat(fake))
+        return tf.sigmoid(flat(fake))
 
 
 class LeastSquares(Objective):
@@ -105,10 +105,10 @@ class LeastSquares(Objective):
     name, smooths_labels = "least_squares", True
 
     def d_losses(self, real, fake, real_labels):
-        return 0.5 * tf.square(_flat(real) - real_labels), 0.5 * tf.square(_flat(fake))
+        return 0.5 * tf.square(flat(real) - real_labels), 0.5 * tf.square(flat(fake))
 
     def g_losses(self, fake):
-        return 0.5 * tf.square(_flat(fake) - 1.0)
+        return 0.5 * tf.square(flat(fake) - 1.0)
 
 
 class Hinge(Objective):
@@ -118,10 +118,10 @@ class Hinge(Objective):
     name = "hinge"
 
     def d_losses(self, real, fake, real_labels):
-        return tf.nn.relu(1.0 - _flat(real)), tf.nn.relu(1.0 + _flat(fake))
+        return tf.nn.relu(1.0 - flat(real)), tf.nn.relu(1.0 + flat(fake))
 
     def g_losses(self, fake):
-        return -_flat(fake)
+        return -flat(fake)
 
 
 class Wasserstein(Objective):
@@ -131,10 +131,10 @@ class Wasserstein(Objective):
     name = "wasserstein"
 
     def d_losses(self, real, fake, real_labels):
-        return -_flat(real), _flat(fake)
+        return -flat(real), flat(fake)
 
     def g_losses(self, fake):
-        return -_flat(fake)
+        return -flat(fake)
 
 
 class FunctionObjective(Objective):
@@ -147,15 +147,15 @@ class FunctionObjective(Objective):
         self.name, self.function = name, function
 
     def _losses(self, real, fake):
-        d_loss, g_loss = self.function(_flat(real), _flat(fake))
-        return _flat(d_loss), _flat(g_loss)
+        d_loss, g_loss = self.function(flat(real), flat(fake))
+        return flat(d_loss), flat(g_loss)
 
     def d_losses(self, real, fake, real_labels):
         d_loss, _ = self._losses(real, fake)
         return d_loss, tf.zeros_like(d_loss)
 
     def g_losses(self, fake):
-        return self._losses(tf.zeros_like(_flat(fake)), fake)[1]
+        return self._losses(tf.zeros_like(flat(fake)), fake)[1]
 
 
 OBJECTIVES: Dict[str, Callable[..., Objective]] = {
@@ -226,7 +226,7 @@ def top_k_weights(fake_outputs: Tensor, fraction: Tensor) -> Tensor:
     worst-scored samples can push them away from their nearest mode (the paper's
     mixture-of-Gaussians analysis). The threshold is taken over every replica's scores, so
     several replicas keep what one device would."""
-    scores = _flat(fake_outputs)
+    scores = flat(fake_outputs)
     context = tf.distribute.get_replica_context()
     everyone = context.all_gather(scores, axis=0) if context is not None else scores
     total = tf.shape(everyone)[0]

@@ -144,8 +144,9 @@ def make_optimizer(net: str, name: str, learning_rate: float, *, beta_1: float =
     `fused` picks the fused-kernel optimisers above; off, Keras's own (the momentum ramp has
     only the fused form). Only the fused ones can skip a step for float16's dynamic loss scale.
     """
-    if learning_rate <= 0:
-        raise KerasGanError(f"{net}_learning_rate={learning_rate}: expected > 0")
+    if learning_rate < 0:
+        raise KerasGanError(f"{net}_learning_rate={learning_rate}: expected >= 0 (0: the "
+                            f"network stays as it starts)")
     if decay_factor < 1.0:
         raise KerasGanError(f"{net}_learning_rate_decay={decay_factor}: expected a "
                             f"factor >= 1 (the rate is divided by it every step)")

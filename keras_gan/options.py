@@ -87,6 +87,27 @@ class TrainingOptions:
         "K of the average's warm-up, rate min(decay, (1 + n) / (K + n)) at step n (TF's rule:"
         ' 10): until the decay caps it the average spans about the last 1/(K - 1) of the '
         "steps; smaller K, a longer average (2: every step's mean).")
+    augment: str | Callable = option(
+        'none',
+        "Augment every image D sees, real and fake, in D's and G's updates (little data): "
+        "diffaugment (Zhao et al. 2020; diffaugment:color,translation,cutout picks policies) "
+        "or ada (Karras et al. 2020: each transform with a probability p tuned during "
+        "training; ada:xflip,translation,scaling,cutout,brightness,contrast,saturation picks "
+        "them, flips only when named); or a registered one (keras_gan.augment.register).")
+    ada_target: float = option(
+        0.6,
+        "With --augment=ada: the target of E[sign(D(real))], D's overfitting heuristic r_t "
+        "(the paper's 0.6); p rises while r_t is above it.")
+    ada_interval: int = option(
+        4,
+        'With --augment=ada: steps between adjustments of p.')
+    ada_speed_images: int = option(
+        500000,
+        'With --augment=ada: images over which p can move from 0 to 1 (the paper: 500k).')
+    freeze_d_layers: int = option(
+        0,
+        "Keep D's first N layers with weights fixed (FreezeD, Mo et al. 2020): for "
+        'fine-tuning a trained D on little data (--init_from).')
     loss_scale: float = option(
         32768.0,
         'Under the mixed_float16 policy: the initial dynamic loss scale (0: none); a step with '
@@ -104,7 +125,8 @@ class TrainingOptions:
 
     def __post_init__(self):
         object.__setattr__(self, "real_label", _label_range(self.real_label))
-        for name in ("d_steps", "steps_per_execution", "pack", "loss_scale_growth_interval"):
+        for name in ("d_steps", "steps_per_execution", "pack", "loss_scale_growth_interval",
+                     "ada_interval", "ada_speed_images"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise KerasGanError(f"{name}={value}: expected a positive integer")
@@ -131,8 +153,14 @@ class TrainingOptions:
                                 f"in (0, 1]")
         if self.penalty_weight < 0:
             raise KerasGanError(f"penalty_weight={self.penalty_weight}: expected >= 0")
+        if self.freeze_d_layers < 0:
+            raise KerasGanError(f"freeze_d_layers={self.freeze_d_layers}: expected 0 (none) or "
+                                f"more")
+        if not -1.0 <= self.ada_target <= 1.0:
+            raise KerasGanError(f"ada_target={self.ada_target}: expected a mean sign in [-1, 1]")
         self.make_objective()
         self.make_penalty()
+        self.make_augmentation()
 
     # TensorFlow loads with the objectives: only when asked, so the programs' flags (built from
     # these fields) do not load it before the CLI has set its log level.
@@ -148,17 +176,28 @@ class TrainingOptions:
 
         return penalties.make_penalty(self.penalty, self.pack)
 
+    def make_augmentation(self):
+        """The augmentation of D's inputs, or None."""
+        from keras_gan import augment
+
+        return augment.make_augmentation(self.augment)
+
+    @property
+    def adaptive_augmentation(self) -> bool:
+        augmentation = self.make_augmentation()
+        return augmentation is not None and augmentation.adaptive
+
     def get_config(self) -> dict:
         """The options as JSON-friendly values; a function objective or penalty as Keras
         serialises functions (`keras.saving.register_keras_serializable` makes it loadable)."""
         import keras
 
         config = dataclasses.asdict(self)
-        for name in ("objective", "penalty"):
+        for name in ("objective", "penalty", "augment"):
             if callable(config[name]):
                 if getattr(config[name], "__name__", "<lambda>") == "<lambda>":
                     raise KerasGanError(f"{name}: a lambda cannot be saved; expected a named "
-                                        f"function (or keras_gan.{name}s.register it by name)")
+                                        f"function (or register it by name)")
                 config[name] = keras.saving.serialize_keras_object(config[name])
         config["real_label"] = list(self.real_label)
         return config
@@ -168,7 +207,7 @@ class TrainingOptions:
         import keras
 
         config = dict(config)
-        for name in ("objective", "penalty"):
+        for name in ("objective", "penalty", "augment"):
             if isinstance(config.get(name), dict):
                 config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)

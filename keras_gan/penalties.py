@@ -20,7 +20,7 @@ from typing import Callable, Dict
 import tensorflow as tf
 
 from keras_gan.errors import KerasGanError
-from keras_gan.objectives import _flat
+from keras_gan.objectives import flat
 
 Tensor = tf.Tensor
 
@@ -36,7 +36,7 @@ def _input_gradient_squared_norms(discriminator: DiscriminatorFn, inputs: Tensor
     squared norm over the pack's members, repeated for each of them."""
     with tf.GradientTape() as tape:
         tape.watch(inputs)
-        total = tf.reduce_sum(_flat(discriminator(inputs))) / pack  # each pack counted once
+        total = tf.reduce_sum(flat(discriminator(inputs))) / pack  # each pack counted once
     gradients = tf.cast(tape.gradient(total, inputs), tf.float32)
     squares = tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(gradients)[0], -1]), 1)
     if pack == 1:

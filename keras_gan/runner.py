@@ -64,6 +64,9 @@ def check(config: RunConfig) -> None:
                                 f"{net}_learning_rate_decay={per_step} both set "
                                 f"{net.upper()}'s decay: keep one")
     _check_refinement(config)
+    if config.model.init_from and not os.path.exists(config.model.init_from):
+        raise KerasGanError(f"init_from={config.model.init_from}: no such run directory or "
+                            f".keras file")
     if config.evaluation.eval_d_accuracy and config.training.pack > 1:
         raise KerasGanError(f"eval_d_accuracy=True scores D on single images: it does not "
                             f"combine with pack={config.training.pack}")
@@ -221,6 +224,9 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
     backup = callbacks.RunCheckpoint(checkpoints, outputs.checkpoint_every,
                                      outputs.keep_checkpoints, flag="run_dir")
     restored = backup.restore(gan)
+    if not restored and config.model.init_from:
+        gan.initialize_from(config.model.init_from)
+        logging.info("started from %s", config.model.init_from)
     if restored:
         from keras_gan.optimizers import reset_constant_learning_rate
 

@@ -16,11 +16,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gan import objectives
+from keras_gan.augment import AdaptiveProbability
 from keras_gan.ema import ExponentialMovingAverage
 from keras_gan.errors import KerasGanError
 from keras_gan.layers import BatchNormalization
 from keras_gan.loss_scale import DynamicLossScale
-from keras_gan.models import build_combined, is_conditional, nested_layers
+from keras_gan.models import build_combined, is_conditional, nested_layers, weighted_layers
 from keras_gan.options import TrainingOptions
 
 
@@ -36,6 +37,7 @@ class TrainingState:
     generator_ema: keras.Model | None = None  # the average of G's weights, when kept
     g_loss_scale: DynamicLossScale | None = None  # under mixed_float16
     d_loss_scale: DynamicLossScale | None = None
+    augment_probability: AdaptiveProbability | None = None  # ADA's p, with augment="ada"
 
 
 @contextlib.contextmanager
@@ -82,7 +84,10 @@ class TrainStep:
         self.g_loss_scale, self.d_loss_scale = state.g_loss_scale, state.d_loss_scale
         self.objective = options.make_objective()
         self._penalty = options.make_penalty()
-        self.metric_names = self.objective.metric_names + (("penalty",) if self._penalty else ())
+        self.augmentation = options.make_augmentation()
+        self.ada = state.augment_probability if options.adaptive_augmentation else None
+        self.metric_names = self.names_for(options)
+        self._replica_names = tuple(n for n in self.metric_names if n != "augment_p")
         self._top_k_decay = options.g_top_k_decay ** (1.0 / steps_per_epoch)
         self.conditional = is_conditional(self.generator)
         with strategy.scope():
@@ -90,7 +95,7 @@ class TrainStep:
         # Explicit variable lists, taken while both models are trainable: toggling `trainable`
         # later must not change what each optimiser updates.
         self._g_vars = list(self.generator.trainable_variables)
-        self._d_vars = list(self.discriminator.trainable_variables)
+        self._d_vars = _unfrozen_variables(self.discriminator, options.freeze_d_layers)
         self.ema = (ExponentialMovingAverage(self.generator, state.generator_ema,
                                              options.g_ema_decay, options.g_ema_warmup)
                     if state.generator_ema is not None else None)
@@ -105,7 +110,24 @@ class TrainStep:
         self._simultaneous_replica_fn = compiled(self._simultaneous_replica)
         self.function = tf.function(self._train_loop, reduce_retracing=True)
 
+    @staticmethod
+    def names_for(options: TrainingOptions) -> Tuple[str, ...]:
+        """What every step logs: d_loss, g_loss, the objective's values, the penalty's, and with
+        adaptive augmentation r_t (`d_real_sign`) and p (`augment_p`)."""
+        names = options.make_objective().metric_names
+        names += ("penalty",) if options.make_penalty() else ()
+        return names + (("d_real_sign", "augment_p") if options.adaptive_augmentation else ())
+
     # ----- one replica's work: reads top to bottom like the references -----------------------
+
+    def _augmented(self, images: tf.Tensor, element: Dict[str, tf.Tensor], use: int
+                   ) -> tf.Tensor:
+        """`images` as D sees them: augmented with the element's uniforms for `use` (0: D's real
+        half, 1: D's fake half, 2: G's fakes), or as they are."""
+        if self.augmentation is None:
+            return images
+        p = self.ada.p if self.ada is not None else 1.0
+        return self.augmentation(tf.cast(images, tf.float32), element["augment"][:, use], p)
 
     def _with_labels(self, tensor: tf.Tensor, element: Dict[str, tf.Tensor]):
         """A model's input: the tensor, joined by the batch's labels when conditional."""
@@ -119,6 +141,7 @@ class TrainStep:
         """D on the real and the fake half: its fake-half outputs, its loss and its metrics."""
         real, batch = element["real"], self.global_batch_size
         fake = tf.cast(fake, real.dtype)  # G may compute in float16
+        real, fake = self._augmented(real, element, 0), self._augmented(fake, element, 1)
         labels = element["labels"] if self.conditional else None
 
         def discriminate(x, y=labels):
@@ -138,6 +161,8 @@ class TrainStep:
             loss = loss / 2.0
         metrics = {name: tf.reduce_sum(values) / batch for name, values in
                    self.objective.summaries(real_outputs, fake_outputs).items()}
+        if self.ada is not None:
+            metrics["d_real_sign"] = tf.reduce_sum(tf.sign(objectives.flat(real_outputs))) / batch
         if self._penalty:
             penalty = tf.nn.compute_average_loss(
                 self._penalty(discriminate, real, fake, element["alpha"]),
@@ -193,8 +218,13 @@ class TrainStep:
     def _g_replica(self, element: Dict[str, tf.Tensor]
                    ) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
         with tf.GradientTape() as tape:
-            fake, fake_outputs = self.combined(self._with_labels(element["z_g"], element),
-                                               training=True)
+            if self.augmentation is None:
+                fake, fake_outputs = self.combined(self._with_labels(element["z_g"], element),
+                                                   training=True)
+            else:  # GD with the augmentation between G and D
+                fake = self.generator(self._with_labels(element["z_g"], element), training=True)
+                fake_outputs = self.discriminator(self._with_labels(
+                    self._augmented(fake, element, 2), element), training=True)
             loss = self._g_loss(fake_outputs)
         self._minimise(tape, loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
         return {"g_loss": loss, "d_fake_after": tf.reduce_sum(
@@ -245,9 +275,13 @@ class TrainStep:
             per_replica = self._train_step(elements)
             if self.ema:
                 self.ema.update(self.state.step)
-            history = history.write(i, tf.stack([
-                self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
-                for name in self.metric_names]))
+            values = [self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name],
+                                           axis=None) for name in self._replica_names]
+            if self.ada is not None:
+                values.append(tf.identity(self.ada.p))  # the p this step used
+                self.ada.update(values[self._replica_names.index("d_real_sign")],
+                                self.global_batch_size)
+            history = history.write(i, tf.stack(values))
             self.state.step.assign_add(1)
         stacked = dict(zip(self.metric_names, tf.unstack(history.stack(),
                                                          num=len(self.metric_names), axis=1)))
@@ -320,6 +354,16 @@ class EvaluationStep:
                                                       for name in self.names})
             batches += 1
         return totals, batches
+
+
+def _unfrozen_variables(discriminator: keras.Model, frozen_layers: int) -> list:
+    """D's trainable variables but those of its first `frozen_layers` layers with weights."""
+    layers = list(weighted_layers(discriminator))
+    if frozen_layers > len(layers):
+        raise KerasGanError(f"freeze_d_layers={frozen_layers}: D ({discriminator.name}) has "
+                            f"only {len(layers)} layers with weights")
+    fixed = {id(v) for layer in layers[:frozen_layers] for v in layer.weights}
+    return [v for v in discriminator.trainable_variables if id(v) not in fixed]
 
 
 class DivergenceError(KerasGanError):

@@ -49,7 +49,8 @@ def make_trainer(strategy=None, d_batchnorm=True, g_rate=0.1, batch=BATCH, **opt
 
 
 def stream(trainer, real_label=(1.0, 1.0)):
-    spec = inputs.StreamSpec(BATCH, Z_DIM, real_label=real_label, seed=1)
+    spec = inputs.StreamSpec(BATCH, Z_DIM, real_label=real_label, seed=1,
+                             augment=trainer.augmentation is not None)
     return iter(trainer.strategy.distribute_datasets_from_function(
         lambda context: inputs.training_stream(IMAGES, spec, 0, context)))
 

@@ -81,7 +81,8 @@ class LossCurves(keras.callbacks.Callback):
     _PANELS = ({"d_loss": "D loss", "g_loss": "G loss", "penalty": "D's penalty (unweighted)"},
                {"d_real": "D(x)", "d_fake": "D(G(z)) in D step",
                 "d_fake_after": "D(G(z)) in G step",
-                "divergence": "mean D(x) / (D(x) + D(G(z)))"})
+                "divergence": "mean D(x) / (D(x) + D(G(z)))",
+                "d_real_sign": "E[sign D(x)] (ADA's r_t)", "augment_p": "ADA's p"})
 
 
 class ProgressLogger(StepCallback):

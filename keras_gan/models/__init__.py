@@ -241,3 +241,12 @@ def final_activation(model: keras.Model) -> str | None:
     if name in _SQUASHING:
         return f"{operation.name}'s {name}"
     return None
+
+
+def weighted_layers(model: keras.Model):
+    """The layers of `model` that hold weights, in order, those of models inside it too."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from weighted_layers(layer)
+        elif layer.weights:
+            yield layer
