@@ -15,13 +15,13 @@ packaged classifier scores 10,000 samples of each against the 10,000 test images
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
 
 from absl import flags, logging
 
+from experiments.example_models import user_models
 from keras_gan import cli
 from keras_gan.errors import KerasGanError, exit_on_user_error
 
@@ -47,19 +47,6 @@ flags.DEFINE_enum("d_style", "concat", ["concat", "separate"],
 flags.DEFINE_string("out", "runs/api_comparison", "quality: where the scores go.")
 FLAGS = flags.FLAGS
 WAYS = ("api", "api_arrays", "trainer", "keras_io")
-EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
-                       "dcgan_mnist.py")
-
-
-def user_models(seed: int):
-    """The example's G and D, fresh and seeded."""
-    import keras
-
-    spec = importlib.util.spec_from_file_location("dcgan_mnist_example", EXAMPLE)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
-    keras.utils.set_random_seed(seed)
-    return example.generator(), example.discriminator()
 
 
 def keras_io_gan(generator, discriminator, z_dim: int):

@@ -33,6 +33,11 @@ class DataConfig:
     channels: int = _field(
         3,
         'Channels of --image_dir images (1 or 3).')
+    resize: str = _field(
+        'crop',
+        'How images of another aspect ratio than --image_size are fitted: scaled to cover it '
+        'and the centre cropped, or scaled to fit inside it and padded with black.',
+        choices=('crop', 'pad'))
     max_images: int = _field(
         0,
         'Use at most this many training images; 0: all.')

@@ -144,14 +144,30 @@ def load_mnist(data_dir: str, split: str, tfds_dir: str | None = None
     return load_mnist_tfds(split, tfds_dir)
 
 
-def resize_images(images: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of uint8 images to size x size, done once in memory (DCGAN's 32/64 MNIST)."""
+ImageSize = Tuple[int, int]  # (height, width)
+FITS = ("crop", "pad")
+
+
+def image_size_of(size) -> ImageSize | None:
+    """`size` as (height, width): one number for a square, a pair, or None."""
+    if size is None:
+        return None
+    if isinstance(size, (int, np.integer)):
+        return (int(size), int(size))
+    height, width = (int(v) for v in size)
+    return (height, width)
+
+
+def resize_images(images: np.ndarray, size, fit: str = "crop") -> np.ndarray:
+    """Bilinear resize of uint8 images to `size` (one side or (height, width)), done once in
+    memory (DCGAN's 32/64 MNIST); another aspect ratio is cropped or padded (`fit`)."""
     import tensorflow as tf
 
-    if images.shape[1:3] == (size, size):
+    height, width = image_size_of(size)
+    if images.shape[1:3] == (height, width):
         return images
-    resized = tf.image.resize(images, (size, size), method="bilinear", antialias=True)
-    return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+    resized = fit_to_size(tf.constant(images), (height, width), fit)
+    return resized.numpy()
 
 
 def parse_value_range(text: str) -> Tuple[float, float]:
@@ -166,18 +182,25 @@ def parse_value_range(text: str) -> Tuple[float, float]:
 MAX_IN_MEMORY_BYTES = 1_500_000_000
 
 
-def resize_and_center_crop(image, size: int):
-    """Resizes the shorter side to `size`, then crops the centre square (the DCGAN tutorial's
-    Resize + CenterCrop), for one uint8 (H, W, C) image."""
+def fit_to_size(image, size: ImageSize, fit: str = "crop"):
+    """A uint8 (H, W, C) image (or a batch of them) at `size` (height, width), keeping its
+    aspect ratio: scaled to cover it and the centre cropped (`crop`: the DCGAN tutorial's
+    Resize + CenterCrop for a square), or scaled to fit inside it and padded with zeros
+    (`pad`)."""
     import tensorflow as tf
 
-    height, width = tf.shape(image)[0], tf.shape(image)[1]
-    scale = size / tf.cast(tf.minimum(height, width), tf.float32)
-    new_size = tf.cast(tf.math.ceil(tf.cast(tf.stack([height, width]), tf.float32) * scale),
-                       tf.int32)
-    resized = tf.image.resize(image, new_size, antialias=True)
-    cropped = tf.image.resize_with_crop_or_pad(resized, size, size)
-    return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
+    if fit not in FITS:
+        raise KerasGanError(f"resize={fit}: expected one of {', '.join(FITS)}")
+    height, width = size
+    shape = tf.shape(image)
+    source = tf.cast(shape[-3:-1], tf.float32)
+    ratios = tf.constant([height, width], tf.float32) / source
+    scale = tf.reduce_max(ratios) if fit == "crop" else tf.reduce_min(ratios)
+    # A hair below the exact product, so 28 * (32 / 28) rounds to 32, not up to 33.
+    scaled = tf.cast(tf.math.ceil(source * scale - 1e-3), tf.int32)
+    resized = tf.image.resize(image, scaled, antialias=True)
+    fitted = tf.image.resize_with_crop_or_pad(resized, height, width)
+    return tf.cast(tf.clip_by_value(tf.round(fitted), 0, 255), tf.uint8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,26 +208,28 @@ class ImageFiles:
     """Image files decoded on every step instead of held in memory: the streaming path."""
 
     paths: np.ndarray  # of str
-    size: int
+    size: ImageSize
     channels: int
+    fit: str = "crop"
 
     def __len__(self) -> int:
         return len(self.paths)
 
     @property
     def shape(self) -> Tuple[int, int, int, int]:
-        return (len(self.paths), self.size, self.size, self.channels)
+        return (len(self.paths), *self.size, self.channels)
 
     dtype = np.dtype(np.uint8)
 
     def decode(self, path):
-        """One file as a uint8 (size, size, channels) image, resized and centre-cropped."""
+        """One file as a uint8 (height, width, channels) image, resized keeping its aspect
+        and cropped or padded."""
         import tensorflow as tf
 
         image = tf.io.decode_image(tf.io.read_file(path), channels=self.channels,
                                    expand_animations=False)
-        return tf.ensure_shape(resize_and_center_crop(image, self.size),
-                               (self.size, self.size, self.channels))
+        return tf.ensure_shape(fit_to_size(image, self.size, self.fit),
+                               (*self.size, self.channels))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,9 +255,10 @@ class LabelledImages:
         return len(self.images)
 
 
-def _check_memory(count: int, size: int, channels: int, flag: str) -> None:
-    if count * size * size * channels > MAX_IN_MEMORY_BYTES:
-        raise KerasGanError(f"{flag}: {count} images of {size}x{size}x{channels} do not fit the "
+def _check_memory(count: int, size: ImageSize, channels: int, flag: str) -> None:
+    if count * size[0] * size[1] * channels > MAX_IN_MEMORY_BYTES:
+        raise KerasGanError(f"{flag}: {count} images of {size[0]}x{size[1]}x{channels} do not "
+                            f"fit the "
                             f"in-memory pipeline; pass --stream_from_disk (image folders) or "
                             f"--max_images (e.g. 100000)")
 
@@ -269,16 +295,19 @@ def list_image_folder(directory: str, split: str = "train") -> LabelledImages:
     return LabelledImages(np.array(flat.file_paths)[rows])
 
 
-def load_image_folder(directory: str, size: int, channels: int, max_images: int = 0,
-                      split: str = "train", stream: bool = False) -> LabelledImages:
-    """An image folder's images, resized and centre-cropped to size x size: decoded once into
-    memory, or with `stream` left as `ImageFiles` for the input pipeline to decode."""
+def load_image_folder(directory: str, size, channels: int, max_images: int = 0,
+                      split: str = "train", stream: bool = False, fit: str = "crop"
+                      ) -> LabelledImages:
+    """An image folder's images at `size` (one side or (height, width)), resized keeping their
+    aspect and cropped or padded (`fit`): decoded once into memory, or with `stream` left as
+    `ImageFiles` for the input pipeline to decode."""
     import tensorflow as tf
 
+    size = image_size_of(size)
     listing = list_image_folder(directory, split)
     paths = listing.images[:max_images] if max_images else listing.images
     labels = listing.labels[:len(paths)] if listing.labels is not None else None
-    files = ImageFiles(paths, size, channels)
+    files = ImageFiles(paths, size, channels, fit)
     if stream:
         return LabelledImages(files, labels, listing.class_names)
     _check_memory(len(paths), size, channels, f"--image_dir={directory}")
@@ -301,10 +330,10 @@ def load_image_folder(directory: str, size: int, channels: int, max_images: int 
                           listing.class_names)
 
 
-def load_tfds(name: str, split: str, size: int | None = None, max_images: int = 0,
-              tfds_dir: str | None = None) -> LabelledImages:
-    """A tfds image dataset's images (resized and centre-cropped to `size` when given) and its
-    `label` feature when it has one."""
+def load_tfds(name: str, split: str, size=None, max_images: int = 0,
+              tfds_dir: str | None = None, fit: str = "crop") -> LabelledImages:
+    """A tfds image dataset's images (at `size` when given, resized keeping their aspect and
+    cropped or padded) and its `label` feature when it has one."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -319,12 +348,13 @@ def load_tfds(name: str, split: str, size: int | None = None, max_images: int = 
     if max_images:
         dataset = dataset.take(max_images)
     shape = features["image"].shape
-    side = size or shape[0]
-    _check_memory(int(dataset.cardinality()), side, shape[-1], f"tfds {name}")
+    size = image_size_of(size)
+    _check_memory(int(dataset.cardinality()), size or tuple(shape[:2]), shape[-1],
+                  f"tfds {name}")
 
     def example(features_):
         image = features_["image"]
-        image = resize_and_center_crop(image, size) if size else image
+        image = fit_to_size(image, size, fit) if size else image
         label = features_["label"] if has_labels else tf.constant(-1, tf.int64)
         return image, tf.cast(label, tf.int64)
 
@@ -339,12 +369,15 @@ def load_tfds(name: str, split: str, size: int | None = None, max_images: int = 
 
 
 def load_dataset(dataset: str, split: str, *, data_dir: str = "", image_dir: str = "",
-                 image_size: int | None = None, channels: int = 3, max_images: int = 0,
-                 stream: bool = False, tfds_dir: str | None = None) -> LabelledImages:
+                 image_size=None, channels: int = 3, max_images: int = 0,
+                 stream: bool = False, tfds_dir: str | None = None, fit: str = "crop"
+                 ) -> LabelledImages:
     """The registry: `--image_dir` (a folder), else `--data_dir` IDX files for the IDX datasets,
-    else the tfds dataset `--dataset`; images at `image_size` (None: as stored)."""
+    else the tfds dataset `--dataset`; images at `image_size` (one side or (height, width);
+    None: as stored), another aspect ratio cropped or padded (`fit`)."""
     if image_dir:
-        return load_image_folder(image_dir, image_size or 64, channels, max_images, split, stream)
+        return load_image_folder(image_dir, image_size or 64, channels, max_images, split, stream,
+                                 fit)
     if stream:
         raise KerasGanError("--stream_from_disk decodes image files: it needs --image_dir")
     if data_dir and dataset not in IDX_CLASS_NAMES:
@@ -356,6 +389,6 @@ def load_dataset(dataset: str, split: str, *, data_dir: str = "", image_dir: str
         if max_images:
             images, labels = images[:max_images], labels[:max_images]
         if image_size:
-            images = resize_images(images, image_size)
+            images = resize_images(images, image_size, fit)
         return LabelledImages(images, labels, IDX_CLASS_NAMES[dataset])
-    return load_tfds(dataset, split, image_size, max_images, tfds_dir)
+    return load_tfds(dataset, split, image_size, max_images, tfds_dir, fit)

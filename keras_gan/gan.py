@@ -275,14 +275,15 @@ class GAN(keras.Model):
         data = self._data(x, y, batch_size, seed)
         validation = (None if validation_data is None else
                       self._validation(validation_data, validation_batch_size or batch_size, seed))
-        d_steps = self.options.d_steps
-        per_epoch = steps_per_epoch or (data.batches_per_epoch // d_steps
+        per_step = self.options.elements_per_step
+        per_epoch = steps_per_epoch or (data.batches_per_epoch // per_step
                                         if data.batches_per_epoch else None)
         if not per_epoch or per_epoch < 1:
             raise KerasGanError(
                 f"steps_per_epoch={steps_per_epoch}: expected a positive integer (the dataset's "
                 f"length is {'unknown' if data.batches_per_epoch is None else 'too short'}: "
-                f"{data.batches_per_epoch} batches for d_steps={d_steps})")
+                f"{data.batches_per_epoch} batches for d_steps={self.options.d_steps} x "
+                f"accumulate_steps={self.options.accumulate_steps})")
         train_step = self.train_step_for(data.global_batch_size, per_epoch)
         callbacks = sorted(callbacks or [], key=lambda c: not _restores_state(c))
         callback_list = keras.callbacks.CallbackList(
@@ -292,7 +293,7 @@ class GAN(keras.Model):
         callback_list.on_train_begin()
         step = int(self.step.numpy())  # after the callbacks that restore it
         total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
-        iterator = iter(self._distribute(data, seed, step * d_steps))
+        iterator = iter(self._distribute(data, seed, step * per_step))
         boundaries = [every for every in map(_boundary, callbacks) if every]
         logs, sums, count = {}, {}, 0
         names = train_step.metric_names
@@ -405,10 +406,10 @@ class GAN(keras.Model):
         would feed it from the current step on (benchmarks, profiling)."""
         self._require_compiled("training_elements")
         data = self._data(x, y, batch_size, seed)
-        d_steps = self.options.d_steps
+        per_step = self.options.elements_per_step
         train_step = self.train_step_for(data.global_batch_size,
-                                         max(1, (data.batches_per_epoch or 1) // d_steps))
-        start = int(self.step.numpy()) * d_steps
+                                         max(1, (data.batches_per_epoch or 1) // per_step))
+        start = int(self.step.numpy()) * per_step
         return train_step, iter(self._distribute(data, seed, start))
 
     def _require_compiled(self, what: str) -> None:

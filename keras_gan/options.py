@@ -52,6 +52,11 @@ class TrainingOptions:
     d_steps: int = option(
         1,
         "Algorithm 1's k: D steps per G step, each on a fresh real batch.")
+    accumulate_steps: int = option(
+        1,
+        'Gradient accumulation: each update averages the gradients of this many batches, the '
+        "update of a batch this many times larger (BatchNormalization's statistics stay per "
+        'batch, and top-k picks within each batch).')
     order: str = option(
         'g_first',
         'G step first (D reuses its fake batch), D steps first (G gets fresh z), or both from'
@@ -126,7 +131,7 @@ class TrainingOptions:
     def __post_init__(self):
         object.__setattr__(self, "real_label", _label_range(self.real_label))
         for name in ("d_steps", "steps_per_execution", "pack", "loss_scale_growth_interval",
-                     "ada_interval", "ada_speed_images"):
+                     "ada_interval", "ada_speed_images", "accumulate_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise KerasGanError(f"{name}={value}: expected a positive integer")
@@ -161,6 +166,12 @@ class TrainingOptions:
         self.make_objective()
         self.make_penalty()
         self.make_augmentation()
+
+    @property
+    def elements_per_step(self) -> int:
+        """Batches one training step takes: `accumulate_steps` for each of its `d_steps` D
+        updates (G's reuses some)."""
+        return self.d_steps * self.accumulate_steps
 
     # TensorFlow loads with the objectives: only when asked, so the programs' flags (built from
     # these fields) do not load it before the CLI has set its log level.

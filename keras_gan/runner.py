@@ -87,7 +87,7 @@ def _check_refinement(config: RunConfig) -> None:
                             f"combine with pack={pack}, whose D scores packs")
 
 
-def load_data(config: RunConfig, split: str, image_size: int | None):
+def load_data(config: RunConfig, split: str, image_size):
     """The split of the configured data (an image folder, a tfds dataset, IDX files)."""
     from keras_gan import data
 
@@ -95,7 +95,7 @@ def load_data(config: RunConfig, split: str, image_size: int | None):
     return data.load_dataset(source.dataset, split, data_dir=source.data_dir,
                              image_dir=source.image_dir, image_size=image_size,
                              channels=source.channels, max_images=source.max_images,
-                             stream=source.stream_from_disk)
+                             stream=source.stream_from_disk, fit=source.resize)
 
 
 @dataclasses.dataclass
@@ -150,10 +150,12 @@ def prepare(config: RunConfig, load: LoadData, image_size: int | None, strategy=
     policy = precision_policy(config)
     training = load(config.data.train_split)
     batch = schedule.batch_size
-    steps_per_epoch = inputs.batches_per_epoch(len(training), batch) // options.d_steps
+    steps_per_epoch = (inputs.batches_per_epoch(len(training), batch)
+                       // options.elements_per_step)
     if steps_per_epoch < 1:
-        raise KerasGanError(f"batch_size={batch} x d_steps={options.d_steps} is more than the "
-                            f"{len(training)} training images")
+        raise KerasGanError(f"batch_size={batch} x d_steps={options.d_steps} x accumulate_steps="
+                            f"{options.accumulate_steps} is more than the {len(training)} "
+                            f"training images")
     if model.conditional != "none" and not training.num_classes:
         raise KerasGanError(f"conditional={model.conditional}: the training data has no labels "
                             f"(an image folder needs class subfolders)")

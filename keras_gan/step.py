@@ -133,8 +133,9 @@ class TrainStep:
         """A model's input: the tensor, joined by the batch's labels when conditional."""
         return [tensor, element["labels"]] if self.conditional else tensor
 
-    def _fake_replica(self, element: Dict[str, tf.Tensor]) -> tf.Tensor:
-        return self.generator(self._with_labels(element["z_d"], element), training=True)
+    def _fake_replica(self, elements) -> Tuple[tf.Tensor, ...]:
+        return tuple(self.generator(self._with_labels(element["z_d"], element), training=True)
+                     for element in elements)
 
     def _discriminate(self, element: Dict[str, tf.Tensor], fake: tf.Tensor
                       ) -> Tuple[tf.Tensor, tf.Tensor, Dict[str, tf.Tensor]]:
@@ -171,21 +172,45 @@ class TrainStep:
             metrics["penalty"] = penalty
         return fake_outputs, loss, {"d_loss": loss, **metrics}
 
-    def _minimise(self, tape: tf.GradientTape, loss: tf.Tensor, variables, optimizer,
-                  loss_scale: DynamicLossScale | None) -> None:
-        """Applies the gradients of `loss` (recorded on `tape`). With a dynamic loss scale, a
+    def _gradients(self, tape: tf.GradientTape, loss: tf.Tensor, variables,
+                   loss_scale: DynamicLossScale | None) -> list:
+        """The gradients of `loss` (recorded on `tape`), times the loss scale when there is one."""
+        if loss_scale is None:
+            return tape.gradient(loss, variables)
+        return tape.gradient(loss, variables,
+                             output_gradients=tf.convert_to_tensor(loss_scale.scale))
+
+    def _apply(self, gradients: list, variables, optimizer,
+               loss_scale: DynamicLossScale | None) -> None:
+        """Applies `gradients` (the mean over the micro-batches). With a dynamic loss scale, a
         step whose gradients are not finite on some replica is skipped on all of them."""
         if loss_scale is None:
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            optimizer.apply_gradients(zip(gradients, variables))
             return
-        gradients = tape.gradient(loss, variables,
-                                  output_gradients=tf.convert_to_tensor(loss_scale.scale))
         gradients, finite = loss_scale.unscale(gradients)
         # All NaN on a skipped step: the fused optimisers then leave every variable alone.
         gradients = [tf.where(finite, g, tf.fill(tf.shape(g), float("nan"))) for g in gradients]
         optimizer.apply_gradients(zip(gradients, variables))
         optimizer.iterations.assign_sub(1 - tf.cast(finite, optimizer.iterations.dtype))
         loss_scale.update(finite)
+
+    def _accumulate(self, micro_batches, step, variables, optimizer, loss_scale):
+        """One update from several micro-batches (`accumulate_steps`): `step(micro)` gives its
+        loss, metrics and extra output under `tape`; the mean of the gradients is applied, as
+        one batch of them all would give; metrics are averaged. Returns (metrics, extras)."""
+        total, metrics, extras = None, [], []
+        for micro in micro_batches:
+            with tf.GradientTape() as tape:
+                loss, values, extra = step(micro)
+            gradients = self._gradients(tape, loss, variables, loss_scale)
+            total = gradients if total is None else [a + g for a, g in zip(total, gradients)]
+            metrics.append(values)
+            extras.append(extra)
+        count = len(micro_batches)
+        if count > 1:
+            total = [g / count for g in total]
+        self._apply(total, variables, optimizer, loss_scale)
+        return _mean_metrics(metrics), tuple(extras)
 
     def _g_loss(self, fake_outputs: tf.Tensor) -> tf.Tensor:
         """G's loss on this replica's share of the global batch (top-k weighted if asked)."""
@@ -196,28 +221,44 @@ class TrainStep:
             losses *= objectives.top_k_weights(fake_outputs, fraction)
         return tf.nn.compute_average_loss(losses, global_batch_size=self.global_batch_size)
 
-    def _d_replica(self, element: Dict[str, tf.Tensor], fake: tf.Tensor) -> Dict[str, tf.Tensor]:
-        with tf.GradientTape() as tape:
+    def _d_replica(self, elements, fakes) -> Dict[str, tf.Tensor]:
+        def step(micro):
+            element, fake = micro
             _, loss, metrics = self._discriminate(element, tf.stop_gradient(fake))
-        self._minimise(tape, loss, self._d_vars, self.d_optimizer, self.d_loss_scale)
+            return loss, metrics, None
+
+        metrics, _ = self._accumulate(tuple(zip(elements, fakes)), step, self._d_vars,
+                                      self.d_optimizer, self.d_loss_scale)
         return metrics
 
-    def _simultaneous_replica(self, element: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    def _simultaneous_replica(self, elements) -> Dict[str, tf.Tensor]:
         """The original code's update (pylearn2 `AdversaryCost2`): one forward pass of G and D,
         D's gradients from its loss and G's from its own loss on the same fake logits (same
         dropout masks), both applied to the weights that produced them."""
-        with tf.GradientTape(persistent=True) as tape:
-            fake = self.generator(self._with_labels(element["z_g"], element), training=True)
-            fake_outputs, d_loss, metrics = self._discriminate(element, fake)
-            g_loss = self._g_loss(fake_outputs)
-        self._minimise(tape, d_loss, self._d_vars, self.d_optimizer, self.d_loss_scale)
-        self._minimise(tape, g_loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
-        del tape
-        return {**metrics, "g_loss": g_loss, "d_fake_after": metrics["d_fake"]}
+        d_total = g_total = None
+        metrics = []
+        for element in elements:
+            with tf.GradientTape(persistent=True) as tape:
+                fake = self.generator(self._with_labels(element["z_g"], element), training=True)
+                fake_outputs, d_loss, values = self._discriminate(element, fake)
+                g_loss = self._g_loss(fake_outputs)
+            d_gradients = self._gradients(tape, d_loss, self._d_vars, self.d_loss_scale)
+            g_gradients = self._gradients(tape, g_loss, self._g_vars, self.g_loss_scale)
+            del tape
+            d_total = d_gradients if d_total is None else [
+                a + g for a, g in zip(d_total, d_gradients)]
+            g_total = g_gradients if g_total is None else [
+                a + g for a, g in zip(g_total, g_gradients)]
+            metrics.append({**values, "g_loss": g_loss, "d_fake_after": values["d_fake"]})
+        if len(elements) > 1:
+            d_total = [g / len(elements) for g in d_total]
+            g_total = [g / len(elements) for g in g_total]
+        self._apply(d_total, self._d_vars, self.d_optimizer, self.d_loss_scale)
+        self._apply(g_total, self._g_vars, self.g_optimizer, self.g_loss_scale)
+        return _mean_metrics(metrics)
 
-    def _g_replica(self, element: Dict[str, tf.Tensor]
-                   ) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
-        with tf.GradientTape() as tape:
+    def _g_replica(self, elements) -> Tuple[Dict[str, tf.Tensor], Tuple[tf.Tensor, ...]]:
+        def step(element):
             if self.augmentation is None:
                 fake, fake_outputs = self.combined(self._with_labels(element["z_g"], element),
                                                    training=True)
@@ -226,43 +267,50 @@ class TrainStep:
                 fake_outputs = self.discriminator(self._with_labels(
                     self._augmented(fake, element, 2), element), training=True)
             loss = self._g_loss(fake_outputs)
-        self._minimise(tape, loss, self._g_vars, self.g_optimizer, self.g_loss_scale)
-        return {"g_loss": loss, "d_fake_after": tf.reduce_sum(
-            self.objective.fake_summary(fake_outputs)) / self.global_batch_size}, fake
+            return loss, {"g_loss": loss, "d_fake_after": tf.reduce_sum(
+                self.objective.fake_summary(fake_outputs)) / self.global_batch_size}, fake
+
+        return self._accumulate(elements, step, self._g_vars, self.g_optimizer,
+                                self.g_loss_scale)
 
     # ----- the phases of a step, each run on every replica ---------------------------------
     # Freezing happens here, outside `strategy.run`: MirroredStrategy traces replicas in parallel
     # threads, so toggling `trainable` inside a replica function would race.
 
-    def generate(self, element) -> tf.Tensor:
-        """A fake batch for D's step from the element's `z_d` (and labels); G is frozen so its
+    # Each phase takes one element or a tuple of `accumulate_steps` micro-batch elements.
+
+    def generate(self, elements) -> Tuple[tf.Tensor, ...]:
+        """Fake batches for D's step from the elements' `z_d` (and labels); G is frozen so its
         BN statistics stay put."""
         with frozen(self.generator):
-            return self.strategy.run(self._fake_replica_fn, args=(element,))
+            return self.strategy.run(self._fake_replica_fn, args=(_micro(elements),))
 
-    def d_update(self, element, fake) -> Dict[str, tf.Tensor]:
-        """One D step on a real batch and a (detached) fake batch."""
-        return self.strategy.run(self._d_replica_fn, args=(element, fake))
+    def d_update(self, elements, fakes) -> Dict[str, tf.Tensor]:
+        """One D step on real batches and (detached) fake batches."""
+        return self.strategy.run(self._d_replica_fn, args=(_micro(elements), _micro(fakes)))
 
-    def g_update(self, element) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
-        """One G step through GD with D frozen, from the element's `z_g` (and labels); returns
-        its metrics and the fake batch."""
+    def g_update(self, elements) -> Tuple[Dict[str, tf.Tensor], Tuple[tf.Tensor, ...]]:
+        """One G step through GD with D frozen, from the elements' `z_g` (and labels); returns
+        its metrics and the fake batches."""
         with frozen(self.discriminator):
-            return self.strategy.run(self._g_replica_fn, args=(element,))
+            return self.strategy.run(self._g_replica_fn, args=(_micro(elements),))
 
     def _train_step(self, elements) -> Dict[str, tf.Tensor]:
-        """One training step: one G update and `d_steps` D updates, in the configured order."""
+        """One training step: one G update and `d_steps` D updates, in the configured order,
+        each from `accumulate_steps` micro-batches."""
+        k = self.options.accumulate_steps
+        groups = [elements[i:i + k] for i in range(0, len(elements), k)]
         if self.options.order == "simultaneous":
-            return self.strategy.run(self._simultaneous_replica_fn, args=(elements[0],))
+            return self.strategy.run(self._simultaneous_replica_fn, args=(groups[0],))
         if self.options.order == "g_first":
-            g_metrics, fake = self.g_update(elements[0])
-            d_metrics = self.d_update(elements[0], fake)
-            for element in elements[1:]:
-                d_metrics = self.d_update(element, self.generate(element))
+            g_metrics, fakes = self.g_update(groups[0])
+            d_metrics = self.d_update(groups[0], fakes)
+            for group in groups[1:]:
+                d_metrics = self.d_update(group, self.generate(group))
         else:
-            for element in elements:
-                d_metrics = self.d_update(element, self.generate(element))
-            g_metrics, _ = self.g_update(elements[-1])
+            for group in groups:
+                d_metrics = self.d_update(group, self.generate(group))
+            g_metrics, _ = self.g_update(groups[-1])
         return {**d_metrics, **g_metrics}
 
     # ----- the distributed, fused loop --------------------------------------------------------
@@ -271,7 +319,7 @@ class TrainStep:
         """`num_steps` training steps in one call; per-step metrics come back stacked."""
         history = tf.TensorArray(tf.float32, size=num_steps)
         for i in tf.range(num_steps):
-            elements = tuple(next(iterator) for _ in range(self.options.d_steps))
+            elements = tuple(next(iterator) for _ in range(self.options.elements_per_step))
             per_replica = self._train_step(elements)
             if self.ema:
                 self.ema.update(self.state.step)
@@ -354,6 +402,18 @@ class EvaluationStep:
                                                       for name in self.names})
             batches += 1
         return totals, batches
+
+
+def _micro(elements) -> tuple:
+    """One element (or fake batch) as a group of one micro-batch; a group as it is."""
+    return elements if isinstance(elements, tuple) else (elements,)
+
+
+def _mean_metrics(metrics: list) -> Dict[str, tf.Tensor]:
+    """Per-micro-batch metrics averaged (one micro-batch: as they are)."""
+    if len(metrics) == 1:
+        return metrics[0]
+    return {name: tf.add_n([m[name] for m in metrics]) / len(metrics) for name in metrics[0]}
 
 
 def _unfrozen_variables(discriminator: keras.Model, frozen_layers: int) -> list:

@@ -14,12 +14,12 @@ IMAGE_SHAPE, Z_DIM, BATCH = (4, 4, 1), 3, 8
 IMAGES = np.random.RandomState(0).randint(0, 256, (64, *IMAGE_SHAPE)).astype(np.uint8)
 
 
-def tiny_models(d_batchnorm=True, seed=0, pack=1):
+def tiny_models(d_batchnorm=True, seed=0, pack=1, g_batchnorm=True):
     """A small G and D; `pack` > 1 makes D PacGAN's, judging `pack` joined examples."""
     keras.utils.set_random_seed(seed)
     z = keras.Input((Z_DIM,))
     h = keras.layers.Dense(8)(z)
-    h = keras.layers.ReLU()(BatchNormalization()(h))
+    h = keras.layers.ReLU()(BatchNormalization()(h) if g_batchnorm else h)
     image = keras.layers.Reshape(IMAGE_SHAPE)(keras.layers.Dense(16, activation="tanh")(h))
     x = keras.Input(IMAGE_SHAPE if pack == 1 else models.joined_shape(IMAGE_SHAPE, pack, True))
     h = keras.layers.Dense(8)(keras.layers.Flatten()(x))
@@ -535,3 +535,44 @@ def test_top_k_flags_out_of_range_fail_with_one_line():
     for bad in ({"g_top_k": 0.0}, {"g_top_k": 1.5}, {"g_top_k_decay": 0.0}):
         with pytest.raises(KerasGanError, match="g_top_k="):
             TrainingOptions(**bad)
+
+
+def test_accumulated_micro_batches_give_the_update_of_one_batch_of_them_all():
+    """k = 2 batches of 8 against one batch of 16, for G's and D's update, without batch
+    statistics: equal within float32 summation order (BatchNormalization would normalise each
+    micro-batch by its own statistics, so it differs by design)."""
+    def models():
+        return tiny_models(d_batchnorm=False, g_batchnorm=False)
+
+    micro = make_gan(models=models, accumulate_steps=2).train_step_for(BATCH)
+    whole = make_gan(models=models).train_step_for(2 * BATCH)
+    iterator = stream(micro)
+    elements = (next(iterator), next(iterator))
+    joined = {key: tf.concat([e[key] for e in elements], 0) for key in elements[0]}
+    g_metrics, fakes = tf.function(micro.g_update)(elements)
+    whole_metrics, whole_fakes = tf.function(whole.g_update)(joined)
+    np.testing.assert_allclose(float(g_metrics["g_loss"]), float(whole_metrics["g_loss"]),
+                               rtol=1e-6)
+    tf.function(micro.d_update)(elements, fakes)
+    tf.function(whole.d_update)(joined, whole_fakes)
+    for model in ("generator", "discriminator"):
+        for a, b in zip(snapshot(getattr(micro, model)), snapshot(getattr(whole, model))):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_accumulation_matches_across_two_replicas_and_takes_k_batches_a_step():
+    runs = []
+    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+        trainer = make_trainer(strategy, d_batchnorm=False, accumulate_steps=3, d_steps=2,
+                               order="d_first", steps_per_execution=2)
+        iterator = stream(trainer)
+        history = trainer(iterator, 2)
+        runs.append((history, snapshot(trainer.generator) + snapshot(trainer.discriminator)))
+    (single, single_weights), (mirrored, mirrored_weights) = runs
+    np.testing.assert_allclose(mirrored["d_loss"], single["d_loss"], rtol=1e-5, atol=1e-6)
+    for a, b in zip(single_weights, mirrored_weights):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    assert trainer.d_optimizer.iterations.numpy() == 4  # two steps of two D updates
+    gan = make_gan(d_batchnorm=False, accumulate_steps=4, d_steps=2)
+    history = gan.fit(IMAGES, batch_size=BATCH, epochs=1, verbose=0)  # 8 batches: one step
+    assert int(gan.step.numpy()) == 1 and len(history.history["d_loss"]) == 1

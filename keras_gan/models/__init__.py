@@ -19,12 +19,15 @@ Builder = Callable[[Tuple[int, ...], int, np.ndarray], ModelPair]
 @dataclasses.dataclass(frozen=True)
 class Architecture:
     """How to build a G/D pair and the data it is built for: square images of `image_size`
-    (any channel count), or flat vectors (2-D points) when `image_size` is None. A `flat` D
-    flattens its input first (a label joins it there under `--conditional=concat`)."""
+    (any channel count), or flat vectors (2-D points) when `image_size` is None; with a
+    `divisor`, images of any height and width it divides (its strides), `image_size` being the
+    default. A `flat` D flattens its input first (a label joins it there under
+    `--conditional=concat`)."""
 
     build: Builder
     image_size: int | None
     flat: bool = True
+    divisor: int = 0
 
 
 ARCHITECTURES: Dict[str, Architecture] = {
@@ -39,19 +42,20 @@ ARCHITECTURES: Dict[str, Architecture] = {
     "heuristic_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
         mlp.heuristic_generator(shape, z_dim), mlp.heuristic_discriminator(shape)), 28),
     "dcgan32": Architecture(lambda shape, z_dim, pixel_mean: (
-        dcgan.mnist32_generator(shape, z_dim), dcgan.mnist32_discriminator(shape)), 32, flat=False),
+        dcgan.mnist32_generator(shape, z_dim), dcgan.mnist32_discriminator(shape)), 32, flat=False,
+        divisor=4),
     "infogan28": Architecture(lambda shape, z_dim, pixel_mean: (
         dcgan.infogan28_generator(shape, z_dim), dcgan.infogan28_discriminator(shape)), 28,
-        flat=False),
+        flat=False, divisor=4),
     # InfoGAN's G against a D of half InfoGAN's width (a quarter of its multiplies): D sees the
     # real and the fake batch in D's update and the fake one again in G's, so most of a step is
     # D's: the main job trains twice as fast on a 2-core AVX2 CPU (README, Throughput)
     "infogan28_half_d": Architecture(lambda shape, z_dim, pixel_mean: (
         dcgan.infogan28_generator(shape, z_dim), dcgan.infogan28_discriminator(shape, 32)), 28,
-        flat=False),
+        flat=False, divisor=4),
     "dcgan64": Architecture(lambda shape, z_dim, pixel_mean: (
         dcgan.celeba64_generator(shape, z_dim), dcgan.celeba64_discriminator(shape)), 64,
-        flat=False),
+        flat=False, divisor=16),
     "pacgan_mlp": Architecture(lambda shape, z_dim, pixel_mean: (
         mlp.pacgan_generator(shape, z_dim), mlp.pacgan_discriminator(shape)), None),
     "pacgan_mlp_nobn": Architecture(lambda shape, z_dim, pixel_mean: (
@@ -63,16 +67,17 @@ ARCHITECTURES: Dict[str, Architecture] = {
 BUILT_IN = tuple(ARCHITECTURES)
 
 
-def register(name: str, image_size: int | None, flat: bool = True):
+def register(name: str, image_size: int | None, flat: bool = True, divisor: int = 0):
     """Decorator: makes a builder `(data_shape, z_dim, pixel_mean) -> (G, D)` available as
     `architecture=name` (and `--architecture=name`). `image_size`: the square images it is built
-    for (None: flat vectors); `flat`: D flattens its input first (a label joins it there).
+    for (None: flat vectors); `divisor`: it builds for any height and width this divides;
+    `flat`: D flattens its input first (a label joins it there).
     `pixel_mean` is the training data's mean image in [0, 1], or None; most builders ignore it."""
     if not name.isidentifier():
         raise KerasGanError(f"architecture name {name!r}: expected a Python identifier")
 
     def add(build: Builder) -> Builder:
-        ARCHITECTURES[name] = Architecture(build, image_size, flat)
+        ARCHITECTURES[name] = Architecture(build, image_size, flat, divisor)
         return build
 
     return add
@@ -88,7 +93,7 @@ def build_gan(architecture: str, image_shape: Tuple[int, int, int], z_dim: int,
     `conditional` (`concat` or `projection`, see `models.conditional`) makes G(z, y) and D(x, y)
     for labels y in [0, num_classes). `pack` > 1 makes PacGAN's D (see `packed`).
     """
-    check_architecture(architecture, image_shape[0] if len(image_shape) == 3 else None)
+    check_architecture(architecture, tuple(image_shape[:2]) if len(image_shape) == 3 else None)
     if conditional not in conditional_models.MODES:
         raise KerasGanError(f"conditional={conditional}: expected one of "
                             f"{', '.join(conditional_models.MODES)}")
@@ -136,15 +141,24 @@ def packed(discriminator: keras.Model, shape: Tuple[int, ...], pack: int, flat: 
     return keras.Model(examples, Unpack(pack)(logits), name="packed_discriminator")
 
 
-def check_architecture(architecture: str, image_size: int | None) -> None:
-    """Fails with one line for an unknown name or data of the wrong kind or size."""
+def check_architecture(architecture: str, image_size) -> None:
+    """Fails with one line for an unknown name or data of the wrong kind or size;
+    `image_size` is one side, (height, width) or None (flat vectors)."""
+    from keras_gan.data import image_size_of
+
     if architecture not in ARCHITECTURES:
         raise KerasGanError(f"architecture={architecture}: unknown; expected one of "
                             f"{', '.join(sorted(ARCHITECTURES))}")
-    expected = ARCHITECTURES[architecture].image_size
-    if expected != image_size:
+    record, size = ARCHITECTURES[architecture], image_size_of(image_size)
+    given = f"{size[0]}x{size[1]} images" if size else "flat vectors"
+    if record.divisor and size:
+        if size[0] % record.divisor or size[1] % record.divisor:
+            raise KerasGanError(f"architecture={architecture} builds images whose height and "
+                                f"width are multiples of {record.divisor}, not {given}")
+        return
+    expected = record.image_size
+    if (expected and (expected, expected)) != size:
         built_for = f"{expected}x{expected} images" if expected else "flat vectors (2-D points)"
-        given = f"{image_size}x{image_size} images" if image_size else "flat vectors"
         raise KerasGanError(f"architecture={architecture} is built for {built_for}, not {given}")
 
 
