@@ -12,7 +12,8 @@ import os
 import platform
 
 __version__ = "0.4.0"
-__all__ = ["GAN", "callbacks", "objectives", "penalties", "models", "data", "export", "options"]
+__all__ = ["GAN", "augment", "callbacks", "data", "export", "models", "objectives", "options",
+           "penalties"]
 
 # TensorFlow turns its oneDNN CPU kernels on by itself only on x86 CPUs with AVX-512 VNNI, BF16
 # or AMX. On an AVX2-only CPU they train this project's models over twice as fast as TensorFlow's
