@@ -78,7 +78,7 @@ def test_dcgan_initialisation():
 
 @pytest.mark.parametrize("architecture, shape, message", [
     ("pytorch_mlp", (64, 64, 1), "built for 28x28 images, not 64x64"),
-    ("dcgan64", (32, 32, 1), "built for 64x64 images, not 32x32"),
+    ("dcgan64", (40, 40, 1), "height and width are multiples of 16, not 40x40"),
     ("gan9000", (28, 28, 1), "architecture=gan9000: unknown"),
     ("pacgan_mlp", (28, 28, 1), "built for flat vectors \\(2-D points\\), not 28x28 images"),
     ("pytorch_mlp", (2,), "built for 28x28 images, not flat vectors"),

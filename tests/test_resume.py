@@ -121,7 +121,7 @@ def test_divergence_exits_nonzero_naming_the_step_and_keeps_the_good_checkpoint(
      "--flagfile=experiments/configs/no_such_variant.cfg: no such file"),
     (["--batch_size=-3"], "--batch_size=-3: expected a positive integer"),
     (["--noresume"], "already holds a run"),
-    (["--architecture=dcgan64"], "built for 64x64 images, not 28x28"),
+    (["--architecture=dcgan64"], "multiples of 16, not 28x28 images"),
 ])
 def test_bad_input_leaves_an_existing_run_directory_as_it_was(mnist_dir, tmp_path, flags,
                                                               message):
