@@ -100,3 +100,20 @@ def test_api_comparison_times_every_way_and_scores_both(mnist_dir, tmp_path):
     scores = json.loads(quality.stdout.strip().splitlines()[-1])
     assert set(scores) == {"api", "keras_io"} and all(s["fid"] > 0 for s in scores.values())
     assert (tmp_path / "keras_io" / "generator" / "saved_model.pb").exists()
+
+
+def test_little_data_compares_augmentations_on_a_subset(mnist_dir, tmp_path):
+    import json
+
+    result = run(["-m", "experiments.little_data", f"--data_dir={mnist_dir}",
+                  "--train_images=64", "--held_out=32", "--steps=4", "--samples=200",
+                  "--batch_size=16", "--augments=none,ada", f"--out={tmp_path}"], cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [row["augment"] for row in rows] == ["none", "ada"]
+    assert all(row["fid"] > 0 and row["epochs"] == 1 for row in rows)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert "val_d_real" in saved[0]["curves"] and "augment_p" in saved[1]["curves"]
+    too_many = run(["-m", "experiments.little_data", f"--data_dir={mnist_dir}",
+                    "--train_images=250", "--held_out=32", f"--out={tmp_path}"], cwd=REPO)
+    assert too_many.returncode == 2 and "--train_images=250" in too_many.stderr
