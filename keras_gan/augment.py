@@ -23,13 +23,13 @@ augmentation is adaptive), or on an `Augmentation` subclass.
 """
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Callable, Dict, Sequence, Tuple
 
 import tensorflow as tf
 
 from keras_gan.errors import KerasGanError
+from keras_gan.registry import registrar
 
 RANDOM_NUMBERS = 16  # uniforms per example per use (D's real half, D's fake half, G's fakes)
 USES = 3
@@ -204,23 +204,10 @@ def register(name: str):
     """Decorator: makes an augmentation available as `augment=name` (and `--augment=name`): a
     function `(images, uniforms, p) -> images`, or an `Augmentation` subclass (built with the
     names after `name:` as its one argument, when given)."""
-    if not name.isidentifier():
-        raise KerasGanError(f"augmentation name {name!r}: expected a Python identifier")
+    return _register(name)
 
-    def add(target):
-        if inspect.isclass(target):
-            if not issubclass(target, Augmentation):
-                raise KerasGanError(f"augmentation {name!r}: {target.__name__} is not a "
-                                    f"subclass of keras_gan.augment.Augmentation")
-            AUGMENTATIONS[name] = target
-        elif callable(target):
-            AUGMENTATIONS[name] = lambda: FunctionAugmentation(name, target)
-        else:
-            raise KerasGanError(f"augmentation {name!r}: expected a function or an "
-                                f"Augmentation class")
-        return target
 
-    return add
+_register = registrar("augmentation", AUGMENTATIONS, Augmentation, FunctionAugmentation)
 
 
 def make_augmentation(augment) -> Augmentation | None:

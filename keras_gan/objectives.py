@@ -19,6 +19,7 @@ from typing import Callable, Dict, Tuple
 import tensorflow as tf
 
 from keras_gan.errors import KerasGanError
+from keras_gan.registry import registrar
 
 Tensor = tf.Tensor
 G_LOSSES = ("minimax", "non_saturating")
@@ -170,23 +171,10 @@ def register(name: str):
     On a function `(real_logits, fake_logits) -> (d_loss, g_loss)`, per example; or on an
     `Objective` subclass (built with no arguments) for an objective with its own logged values.
     """
-    if not name.isidentifier():
-        raise KerasGanError(f"objective name {name!r}: expected a Python identifier")
+    return _register(name)
 
-    def add(target):
-        if inspect.isclass(target):
-            if not issubclass(target, Objective):
-                raise KerasGanError(f"objective {name!r}: {target.__name__} is not a subclass of "
-                                    f"keras_gan.objectives.Objective")
-            target.name = name
-            OBJECTIVES[name] = target
-        elif callable(target):
-            OBJECTIVES[name] = lambda: FunctionObjective(name, target)
-        else:
-            raise KerasGanError(f"objective {name!r}: expected a function or an Objective class")
-        return target
 
-    return add
+_register = registrar("objective", OBJECTIVES, Objective, FunctionObjective)
 
 
 def make_objective(objective, g_loss: str = "non_saturating",
