@@ -42,7 +42,7 @@ def test_the_cli_trains_and_exports_a_folder_of_48_by_32_images(tmp_path):
         shape = (64, 48, 3) if index % 2 else (50 + index, 90, 3)
         (folder / f"{index}.png").write_bytes(
             tf.io.encode_png(rng.randint(0, 256, shape).astype(np.uint8)).numpy())
-    for fit in ("crop", "pad"):
+    for fit in ("pad",):  # crop, the default, trains in tests/test_configs.py's folder test
         run_dir = tmp_path / f"run_{fit}"
         result = run_module("experiments.dcgan",
                             "--flagfile=experiments/configs/dcgan_celeba64.cfg",
