@@ -447,7 +447,7 @@ class GAN(keras.Model):
         """Restores a `checkpoint()` written at `path`, also one without the optional entries."""
         tracked, checkpoint = self._checkpointed(), self.checkpoint()
         reader = tf.train.load_checkpoint(path)
-        saved = {name.split("/")[0] for name in reader.get_variable_to_shape_map()}
+        saved = _saved_entries(reader)
         present = {k: v for k, v in tracked.items() if k in saved or k not in self._OPTIONAL}
         if len(present) == len(tracked):
             checkpoint.restore(path).assert_existing_objects_matched()
@@ -455,7 +455,11 @@ class GAN(keras.Model):
         tf.train.Checkpoint(**present).restore(path).assert_existing_objects_matched()
         checkpoint.save_counter.assign(
             reader.get_tensor("save_counter/.ATTRIBUTES/VARIABLE_VALUE"))
-        if self.generator_ema is not None and "generator_ema" not in saved:
+        self._average_from_g_unless("generator_ema" in saved)
+
+    def _average_from_g_unless(self, restored: bool) -> None:
+        """Starts G's average at G when a checkpoint had none to restore."""
+        if self.generator_ema is not None and not restored:
             self.generator_ema.set_weights(self.generator.get_weights())
 
     # ----- starting from a trained GAN --------------------------------------------------------
@@ -483,25 +487,23 @@ class GAN(keras.Model):
             _copy_weights(theirs, mine)
 
     def _initialize_from_run(self, run_dir: str) -> None:
+        """The run directory's newest checkpoint that restores into G, D (and G's average);
+        one that does not fit is reported and an older one tried, as when resuming."""
         from keras_gan import run_directory
 
-        candidates = run_directory.checkpoint_candidates(os.path.join(run_dir, "checkpoints"))
-        if not candidates:
-            raise KerasGanError(f"init_from={run_dir}: no checkpoint in "
-                                f"{os.path.join(run_dir, 'checkpoints')}")
-        saved = {name.split("/")[0] for name in
-                 tf.train.load_checkpoint(candidates[0]).get_variable_to_shape_map()}
+        directory = os.path.join(run_dir, "checkpoints")
+        if run_directory.restore_newest(directory, self._restore_networks,
+                                        flag=f"init_from={run_dir}") is None:
+            raise KerasGanError(f"init_from={run_dir}: no checkpoint in {directory}")
+
+    def _restore_networks(self, path: str) -> None:
+        """G, D and G's average from the checkpoint at `path`, the rest of it left."""
+        saved = _saved_entries(tf.train.load_checkpoint(path))
         parts = {"generator": self.generator, "discriminator": self.discriminator}
         if self.generator_ema is not None and "generator_ema" in saved:
             parts["generator_ema"] = self.generator_ema
-        try:
-            tf.train.Checkpoint(**parts).restore(candidates[0]).expect_partial()
-        except (ValueError, AssertionError, tf.errors.OpError) as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-            raise KerasGanError(f"init_from={run_dir}: its checkpoint {candidates[0]} does not "
-                                f"fit this GAN: {reason}") from None
-        if self.generator_ema is not None and "generator_ema" not in saved:
-            self.generator_ema.set_weights(self.generator.get_weights())
+        tf.train.Checkpoint(**parts).restore(path).expect_partial()
+        self._average_from_g_unless("generator_ema" in saved)
 
     # ----- using the trained G ---------------------------------------------------------------
 
@@ -542,6 +544,11 @@ class GAN(keras.Model):
 
         export_generator(generator or self.sampling_generator, filepath, self.noise,
                          self.value_range, self.class_prior if self.conditional else None)
+
+
+def _saved_entries(reader) -> set:
+    """The top-level names a checkpoint holds (generator, generator_ema, ...)."""
+    return {name.split("/")[0] for name in reader.get_variable_to_shape_map()}
 
 
 def _copy_weights(source: keras.Model, target: keras.Model) -> None:

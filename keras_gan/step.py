@@ -198,18 +198,14 @@ class TrainStep:
         """One update from several micro-batches (`accumulate_steps`): `step(micro)` gives its
         loss, metrics and extra output under `tape`; the mean of the gradients is applied, as
         one batch of them all would give; metrics are averaged. Returns (metrics, extras)."""
-        total, metrics, extras = None, [], []
+        gradients, metrics, extras = [], [], []
         for micro in micro_batches:
             with tf.GradientTape() as tape:
                 loss, values, extra = step(micro)
-            gradients = self._gradients(tape, loss, variables, loss_scale)
-            total = gradients if total is None else [a + g for a, g in zip(total, gradients)]
+            gradients.append(self._gradients(tape, loss, variables, loss_scale))
             metrics.append(values)
             extras.append(extra)
-        count = len(micro_batches)
-        if count > 1:
-            total = [g / count for g in total]
-        self._apply(total, variables, optimizer, loss_scale)
+        self._apply(_mean_gradients(gradients), variables, optimizer, loss_scale)
         return _mean_metrics(metrics), tuple(extras)
 
     def _g_loss(self, fake_outputs: tf.Tensor) -> tf.Tensor:
@@ -235,26 +231,20 @@ class TrainStep:
         """The original code's update (pylearn2 `AdversaryCost2`): one forward pass of G and D,
         D's gradients from its loss and G's from its own loss on the same fake logits (same
         dropout masks), both applied to the weights that produced them."""
-        d_total = g_total = None
-        metrics = []
+        d_gradients, g_gradients, metrics = [], [], []
         for element in elements:
             with tf.GradientTape(persistent=True) as tape:
                 fake = self.generator(self._with_labels(element["z_g"], element), training=True)
                 fake_outputs, d_loss, values = self._discriminate(element, fake)
                 g_loss = self._g_loss(fake_outputs)
-            d_gradients = self._gradients(tape, d_loss, self._d_vars, self.d_loss_scale)
-            g_gradients = self._gradients(tape, g_loss, self._g_vars, self.g_loss_scale)
+            d_gradients.append(self._gradients(tape, d_loss, self._d_vars, self.d_loss_scale))
+            g_gradients.append(self._gradients(tape, g_loss, self._g_vars, self.g_loss_scale))
             del tape
-            d_total = d_gradients if d_total is None else [
-                a + g for a, g in zip(d_total, d_gradients)]
-            g_total = g_gradients if g_total is None else [
-                a + g for a, g in zip(g_total, g_gradients)]
             metrics.append({**values, "g_loss": g_loss, "d_fake_after": values["d_fake"]})
-        if len(elements) > 1:
-            d_total = [g / len(elements) for g in d_total]
-            g_total = [g / len(elements) for g in g_total]
-        self._apply(d_total, self._d_vars, self.d_optimizer, self.d_loss_scale)
-        self._apply(g_total, self._g_vars, self.g_optimizer, self.g_loss_scale)
+        self._apply(_mean_gradients(d_gradients), self._d_vars, self.d_optimizer,
+                    self.d_loss_scale)
+        self._apply(_mean_gradients(g_gradients), self._g_vars, self.g_optimizer,
+                    self.g_loss_scale)
         return _mean_metrics(metrics)
 
     def _g_replica(self, elements) -> Tuple[Dict[str, tf.Tensor], Tuple[tf.Tensor, ...]]:
@@ -407,6 +397,15 @@ class EvaluationStep:
 def _micro(elements) -> tuple:
     """One element (or fake batch) as a group of one micro-batch; a group as it is."""
     return elements if isinstance(elements, tuple) else (elements,)
+
+
+def _mean_gradients(per_micro_batch: list) -> list:
+    """The mean of each variable's gradients over the micro-batches (one: as they are)."""
+    total = per_micro_batch[0]
+    for gradients in per_micro_batch[1:]:
+        total = [a + g for a, g in zip(total, gradients)]
+    count = len(per_micro_batch)
+    return total if count == 1 else [g / count for g in total]
 
 
 def _mean_metrics(metrics: list) -> Dict[str, tf.Tensor]:

@@ -24,8 +24,7 @@ class StepCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         counter = getattr(self.model, "step", None)
-        self.step = int(counter.numpy()) if counter is not None else 0
-        self.step = self.step or None
+        self.step = (int(counter.numpy()) if counter is not None else 0) or None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
