@@ -262,7 +262,8 @@ class GAN(keras.Model):
         callbacks: any `keras.callbacks.Callback`; each step logs d_loss, g_loss and what the
             objective adds. Callbacks that restore state (Keras's `BackupAndRestore`,
             `keras_gan.callbacks.RunCheckpoint`) run their `on_train_begin` first, and
-            training continues from the step they restore.
+            training continues from the step they restore; on every other hook they run
+            last, so a checkpoint is written after the other callbacks' outputs for its step.
         """
         self._require_compiled("fit")
         _refuse_unsupported(class_weight=class_weight, sample_weight=sample_weight,
@@ -285,8 +286,8 @@ class GAN(keras.Model):
                 f"{data.batches_per_epoch} batches for d_steps={self.options.d_steps} x "
                 f"accumulate_steps={self.options.accumulate_steps})")
         train_step = self.train_step_for(data.global_batch_size, per_epoch)
-        callbacks = sorted(callbacks or [], key=lambda c: not _restores_state(c))
-        callback_list = keras.callbacks.CallbackList(
+        callbacks = sorted(callbacks or [], key=_restores_state)
+        callback_list = _RestorersFirstCallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
             verbose=1 if verbose == "auto" else verbose, epochs=epochs, steps=per_epoch)
         self.stop_training = False
@@ -567,9 +568,23 @@ def _copy_weights(source: keras.Model, target: keras.Model) -> None:
 
 
 def _restores_state(callback) -> bool:
-    """Callbacks whose `on_train_begin` may restore the model, so others see the result."""
+    """Callbacks whose `on_train_begin` may restore the model and that save its state."""
     return (isinstance(callback, keras.callbacks.BackupAndRestore)
             or getattr(callback, "restores_state", False))
+
+
+class _RestorersFirstCallbackList(keras.callbacks.CallbackList):
+    """Callbacks that restore state begin first, so the others see the restored step; on every
+    other hook they come last (`fit` puts them there), so the checkpoint of step N is written after
+    N's history row and grid: a kill between the two never loses a row on resume."""
+
+    def on_train_begin(self, logs=None):
+        ordered = self.callbacks
+        self.callbacks = sorted(ordered, key=lambda c: not _restores_state(c))
+        try:
+            super().on_train_begin(logs)
+        finally:
+            self.callbacks = ordered
 
 
 def _boundary(callback) -> int:

@@ -118,8 +118,8 @@ def test_model_checkpoint_saves_what_restores_the_gan(tmp_path, weights_only):
 
 def test_keras_backup_and_restore_resumes_exactly(tmp_path):
     class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
                 raise RuntimeError("interrupted")
 
     backup = str(tmp_path / "backup")
@@ -132,6 +132,28 @@ def test_keras_backup_and_restore_resumes_exactly(tmp_path):
     uninterrupted = compiled()
     fit(uninterrupted, 4)
     assert_same(all_state(resumed), all_state(uninterrupted))
+
+
+def test_a_checkpoint_follows_its_steps_other_outputs_and_precedes_their_start(tmp_path):
+    """A kill between a step's checkpoint and its history row would lose the row on resume."""
+    directory = str(tmp_path / "checkpoints")
+
+    class Witness(keras_gan.callbacks.StepCallback):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            self.start, self.newest = self.step, []
+
+        def on_step_end(self, step, logs):
+            self.newest.append(tf.train.latest_checkpoint(directory))
+
+    witness = Witness()
+    callbacks = [keras_gan.callbacks.RunCheckpoint(directory, every_n_steps=4), witness]
+    fit(compiled(), 1, callbacks=callbacks, max_steps=8)
+    assert witness.start is None
+    assert [name and os.path.basename(name) for name in witness.newest] == (
+        [None] * 4 + ["ckpt-4"] * 4)
+    fit(compiled(seed=3), 1, callbacks=[keras_gan.callbacks.RunCheckpoint(directory), witness])
+    assert witness.start == 8  # restored before the witness began
 
 
 def test_early_stopping_restores_the_best_weights_with_gs_average():
