@@ -105,13 +105,18 @@ def test_api_comparison_times_every_way_and_scores_both(mnist_dir, tmp_path):
 def test_little_data_compares_augmentations_on_a_subset(mnist_dir, tmp_path):
     import json
 
+    from keras_gan.callbacks import read_history
+
     result = run(["-m", "experiments.little_data", f"--data_dir={mnist_dir}",
-                  "--train_images=64", "--held_out=32", "--steps=4", "--samples=200",
-                  "--batch_size=16", "--augments=none,ada", f"--out={tmp_path}"], cwd=REPO)
+                  "--train_images=64", "--held_out=32", "--steps=8", "--samples=200",
+                  "--batch_size=16", "--augments=none,ada", "--score_every=4",
+                  f"--out={tmp_path}"], cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(result.stdout.strip().splitlines()[-1])
     assert [row["augment"] for row in rows] == ["none", "ada"]
-    assert all(row["fid"] > 0 and row["epochs"] == 1 for row in rows)
+    assert all(row["fid"] > 0 and row["epochs"] == 2 for row in rows)
+    scored = read_history(str(tmp_path / "ada_seed0_scores.csv"))
+    assert list(scored["step"]) == [4, 8] and all(scored["fid"] > 0)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert "val_d_real" in saved[0]["curves"] and "augment_p" in saved[1]["curves"]
     too_many = run(["-m", "experiments.little_data", f"--data_dir={mnist_dir}",
