@@ -187,13 +187,17 @@ def train(config: RunConfig, load: LoadData, image_size: int | None, *,
           on_start: Callable[[int], None] | None = None) -> dict:
     """Trains the configured GAN and writes its run directory; returns the last scores.
 
+    Partial files of an interrupted write are removed first. A write that the storage stops
+    (a full disk, a read-only or vanished directory) ends training with one `KerasGanError`
+    naming the path, what it held and the checkpoint a rerun resumes from.
+
     `draw_samples(path, samples)` pictures G's fixed-noise samples (default: an image grid, one
     row per class for a conditional G). `evaluate(samples, labels)` scores G's samples (and the
     labels they were asked for; None unconditionally) every `eval_every_epochs` and at the end
     (default: the MNIST metrics, only with `eval_every_epochs`). `on_start(step)` runs once the
     run directory is locked and any checkpoint restored, before the first step.
     """
-    from keras_gan import run_directory
+    from keras_gan import run_directory, storage
 
     run_dir = config.outputs.run_dir
     if not run_dir:
@@ -201,8 +205,15 @@ def train(config: RunConfig, load: LoadData, image_size: int | None, *,
     run_directory.check_writable(run_dir, flag="run_dir")
     setup = prepare(config, load, image_size)
     run_directory.create(run_dir, flag="run_dir")
-    with run_directory.lock(run_dir, flag="run_dir"):
-        return _train(setup, load, draw_samples, evaluate, on_start)
+    try:
+        with run_directory.lock(run_dir, flag="run_dir"):
+            storage.remove_partial_files(run_dir)
+            return _train(setup, load, draw_samples, evaluate, on_start)
+    except Exception as error:  # noqa: BLE001  (re-raised unless the storage stopped a write)
+        problem = storage.write_error(error, run_dir, os.path.join(run_dir, "checkpoints"))
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> dict:

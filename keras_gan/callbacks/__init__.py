@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from keras_gan.callbacks.checkpoints import RunCheckpoint
+from keras_gan.callbacks.guard import RunDirectoryGuard
 from keras_gan.callbacks.logs import (LossCurves, ProgressLogger, ScalarSummaries, StepCSVLogger,
                                       read_history)
 from keras_gan.callbacks.samples import (FixedInputs, GridHistory, SampleGrid, default_drawing,
@@ -22,7 +23,8 @@ from keras_gan.callbacks.scores import EvaluationCallback
 from keras_gan.callbacks.step import StepCallback
 
 __all__ = ["EvaluationCallback", "FixedInputs", "GridHistory", "LossCurves", "ProgressLogger",
-           "RunCheckpoint", "SampleGrid", "ScalarSummaries", "StepCSVLogger", "StepCallback",
+           "RunCheckpoint", "RunDirectoryGuard", "SampleGrid", "ScalarSummaries", "StepCSVLogger",
+           "StepCallback",
            "default_drawing", "read_history", "standard_callbacks", "write_image_summary"]
 
 
@@ -40,7 +42,7 @@ def standard_callbacks(run_dir: str, generator: keras.Model, fixed: FixedInputs,
     history = [GridHistory(generator, fixed.history_row(),
                            os.path.join(run_dir, "grid_history.png"), value_range)
                ] if grid_history else []
-    return history + [
+    return [RunDirectoryGuard(run_dir)] + history + [
         StepCSVLogger(csv_path, metric_names),
         SampleGrid(os.path.join(run_dir, "samples"), sample_every,
                    logdir=os.path.join(run_dir, "tensorboard"), generator=generator,

@@ -1,6 +1,9 @@
 """The run directory's checkpoints: everything training needs, every N steps."""
 from __future__ import annotations
 
+import errno
+import os
+
 import tensorflow as tf
 
 from keras_gan.callbacks.step import StepCallback
@@ -18,6 +21,11 @@ class RunCheckpoint(StepCallback):
     and batches as an uninterrupted run. Keras's `BackupAndRestore` also works with a GAN (its
     weights file holds the same state); this one keeps several checkpoints, survives a corrupt
     newest one and writes the run directory's format.
+
+    A checkpoint is complete or absent: what an interrupted save left (a killed process, a full
+    disk) is removed before restoring, and a save the storage stops (full, read-only, the
+    directory gone: it is never recreated) removes its partial files and raises one
+    `KerasGanError` naming the checkpoint a rerun resumes from.
     """
 
     restores_state = True
@@ -38,8 +46,9 @@ class RunCheckpoint(StepCallback):
     def restore(self, gan) -> str | None:
         """Loads the newest usable checkpoint into `gan` (once); its path, or None."""
         if self.manager is None:
-            from keras_gan import run_directory
+            from keras_gan import run_directory, storage
 
+            storage.remove_partial_checkpoints(self.directory)
             self.restored = run_directory.restore_newest(self.directory, gan.restore_checkpoint,
                                                          flag=self.flag)
             self.manager = tf.train.CheckpointManager(gan.checkpoint(), self.directory,
@@ -48,6 +57,7 @@ class RunCheckpoint(StepCallback):
 
     def on_train_begin(self, logs=None):
         self.restore(self.model)
+        os.makedirs(self.directory, exist_ok=True)  # from here on, its absence is an error
         super().on_train_begin(logs)
 
     def on_step_end(self, step, logs):
@@ -55,9 +65,22 @@ class RunCheckpoint(StepCallback):
             self.save()
 
     def save(self) -> None:
-        if self.step is not None and self._saved_step != self.step:
+        if self.step is None or self._saved_step == self.step:
+            return
+        from keras_gan import storage
+
+        what = f"the checkpoint of step {self.step}"
+        try:
+            if not os.path.isdir(self.directory):  # TensorFlow would silently recreate it
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.directory)
             self.manager.save(checkpoint_number=self.step)
-            self._saved_step = self.step
+        except Exception as error:  # noqa: BLE001  (re-raised unless the storage stopped it)
+            problem = storage.write_error(error, self.directory, self.directory, what,
+                                          os.path.join(self.directory, f"ckpt-{self.step}"))
+            if problem is None:
+                raise
+            raise problem from None
+        self._saved_step = self.step
 
     def on_train_end(self, logs=None):
         self.save()

@@ -2,7 +2,9 @@
 TensorBoard scalars."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import os
 import time
 from typing import Sequence
@@ -13,7 +15,7 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.core.framework import summary_pb2
 
-from keras_gan import atomic, plotting
+from keras_gan import atomic, faults, plotting
 from keras_gan.callbacks.step import StepCallback
 
 
@@ -21,8 +23,9 @@ class StepCSVLogger(StepCallback):
     """Appends one CSV row per training step: `names` (losses, D(x), D(G(z)) before and after
     D's update, and whatever the objective logs).
 
-    On a resumed run, rows past the restored step (written after the last checkpoint) are dropped
-    first, so the file continues exactly where the weights do.
+    On a resumed run, rows past the restored step (written after the last checkpoint) and a row
+    cut short by a kill or a full disk are dropped first, so the file continues exactly where the
+    weights do. A row the disk has no room for is removed again before the error is raised.
     """
 
     def __init__(self, path: str, names: Sequence[str]):
@@ -37,14 +40,25 @@ class StepCSVLogger(StepCallback):
         if os.path.exists(self.path):
             with open(self.path) as stream:
                 rows = stream.read().splitlines()[1:]
-            kept += "".join(row + "\n" for row in rows if row.split(",")[0].isdigit()
+            fields = len(self.names) + 1
+            kept += "".join(row + "\n" for row in rows if len(row.split(",")) == fields
+                            and row.split(",")[0].isdigit()
                             and int(row.split(",")[0]) <= (self.step or 0))
         atomic.write_text(self.path, kept)
         self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
     def on_step_end(self, step, logs):
-        row = ",".join([str(step)] + [f"{logs[name]:.6g}" for name in self.names]) + "\n"
-        os.write(self._descriptor, row.encode())  # one write per row: never a half row
+        row = (",".join([str(step)] + [f"{logs[name]:.6g}" for name in self.names])
+               + "\n").encode()
+        end = os.lseek(self._descriptor, 0, os.SEEK_END)
+        try:
+            faults.point("row", self.path)
+            if os.write(self._descriptor, row) != len(row):  # one write per row
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._descriptor, end)
+            raise
 
     def on_train_end(self, logs=None):
         if self._descriptor is not None:
