@@ -76,8 +76,13 @@ def lock(path: str, flag: str = "--run_dir") -> Iterator[None]:
         except FileExistsError:
             _remove_if_stale(lock_path, flag, path)
             continue
-        with os.fdopen(descriptor, "w") as stream:
-            json.dump(holder, stream)
+        try:
+            with os.fdopen(descriptor, "w") as stream:
+                json.dump(holder, stream)
+        except OSError:  # e.g. a full disk: an empty lock would block the rerun
+            with contextlib.suppress(OSError):
+                os.remove(lock_path)
+            raise
         break
     else:
         raise KerasGanError(f"{flag}={path}: could not take its lock {lock_path}")

@@ -254,17 +254,32 @@ def test_a_full_disk_under_tensorflows_writers_is_recognised(disk):
     assert storage.what_is(path, disk.path) == "TensorBoard summaries"
 
 
+def fill(directory):
+    """Fills the disk of `directory` to its last byte."""
+    with pytest.raises(OSError):
+        with open(os.path.join(directory, "filler"), "wb") as stream:
+            while True:
+                stream.write(b"\0" * 4096)
+                stream.flush()
+
+
+def test_a_lock_the_disk_has_no_room_for_is_not_left_behind(disk):
+    from keras_gan import run_directory
+
+    fill(disk.path)
+    with pytest.raises(OSError):
+        with run_directory.lock(disk.path):
+            pass
+    assert not os.path.exists(os.path.join(disk.path, run_directory.LOCK_NAME))
+
+
 def test_gan_fit_with_run_checkpoint_on_a_full_disk_raises_one_clear_error(disk):
     import keras_gan
     from keras_gan.errors import KerasGanError
     from tests.test_keras_contract import compiled, fit
 
     directory = os.path.join(disk.path, "checkpoints")
-    with pytest.raises(OSError):  # fill the disk to its last byte
-        with open(os.path.join(disk.path, "filler"), "wb") as stream:
-            while True:
-                stream.write(b"\0" * 4096)
-                stream.flush()
+    fill(disk.path)
     with pytest.raises(KerasGanError, match=r"the checkpoint of step 4 .*: the disk is full; "
                                             r"its partial files were removed; .* starts over"):
         fit(compiled(), 1, max_steps=4,
