@@ -9,6 +9,16 @@ images (FID, classes covered, the largest class share).
 
     python -m experiments.little_data --data_dir=../shared/data/mnist --train_images=1000 \
         --augments=none,diffaugment,ada --seeds=0,1 --steps=3000 --out=runs/little_data
+
+Fine-tuning (`--pretrain_digits`): a model trained on every training image of those digits
+(`--pretrain_steps`, kept as PRETRAINED.keras in `--out` and reused) is fine-tuned on
+`--train_images` images of the other digits with D's first `--freeze_d_layers` layers fixed (each
+value one run), against the same model from scratch on those images for the same steps. Scores
+are then against the test images of the other digits; `target_share` is the share of samples the
+classifier labels as one of them.
+
+    python -m experiments.little_data --data_dir=../shared/data/mnist --pretrain_digits=0,1,2,3,4 \
+        --train_images=100 --augments=none --freeze_d_layers=0,2 --steps=1500 --out=runs/fine_tune
 """
 from __future__ import annotations
 
@@ -31,6 +41,10 @@ flags.DEFINE_integer("held_out", 1000, "Held-out training images for D's validat
 flags.DEFINE_integer("samples", 10000, "Samples scored per run.")
 flags.DEFINE_integer("score_every", 0, "Also score G's average every this many steps (rounded "
                      "to whole epochs) into NAME_scores.csv and .png; 0: only at the end.")
+flags.DEFINE_list("pretrain_digits", [], "Fine-tuning: pretrain on all training images of these "
+                  "digits, then train on --train_images of the others; empty: no pretraining.")
+flags.DEFINE_integer("pretrain_steps", 3000, "Fine-tuning: steps of the pretraining run.")
+flags.DEFINE_list("freeze_d_layers", ["0"], "Fine-tuning: D layers kept fixed, one run each.")
 flags.DEFINE_string("out", "runs/little_data", "Where the scores, curves and grids go.")
 FLAGS = flags.FLAGS
 
@@ -43,21 +57,27 @@ def subset(images, count: int, held_out: int):
     return images[order[:count]], images[order[count:count + held_out]]
 
 
-def run(augment: str, seed: int, train, held_out, reference) -> dict:
-    """Trains one model; its scores and per-epoch D outputs (and p)."""
+def run(augment: str, seed: int, train, held_out, reference, start=None, freeze: int = 0,
+        steps: int | None = None, name: str | None = None, save: bool = False) -> dict:
+    """Trains one model (from `start`, a saved GAN, when given) for `steps` (default `--steps`);
+    its scores and per-epoch D outputs (and p). `save`: keep it as `--out`/NAME.keras."""
     import keras
 
     import keras_gan
     from experiments.example_models import user_models
     from keras_gan import evaluation
 
+    steps = steps or FLAGS.steps
     generator, discriminator = user_models(seed)
     gan = keras_gan.GAN(generator, discriminator)
     gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
-                g_ema_decay=0.999, augment=augment, steps_per_execution=50)
+                g_ema_decay=0.999, augment=augment, steps_per_execution=50,
+                freeze_d_layers=freeze)
+    if start:
+        gan.initialize_from(start)
     batches = len(train) // FLAGS.batch_size
-    epochs = -(-FLAGS.steps // batches)
-    name = f"{augment.replace(':', '_').replace(',', '-')}_seed{seed}"
+    epochs = -(-steps // batches)
+    name = name or f"{augment.replace(':', '_').replace(',', '-')}_seed{seed}"
     scoring_seconds = []
 
     def score(samples):
@@ -73,7 +93,7 @@ def run(augment: str, seed: int, train, held_out, reference) -> dict:
         seed=1)] if FLAGS.score_every else []
     started = time.perf_counter()
     history = gan.fit(train, batch_size=FLAGS.batch_size, epochs=epochs, verbose=0, seed=seed,
-                      max_steps=FLAGS.steps, validation_data=(held_out,),
+                      max_steps=steps, validation_data=(held_out,),
                       validation_freq=max(1, epochs // 20), callbacks=scoring)
     seconds = time.perf_counter() - started - sum(scoring_seconds)  # training alone
     samples = gan.sample(FLAGS.samples, seed=1)
@@ -84,43 +104,72 @@ def run(augment: str, seed: int, train, held_out, reference) -> dict:
     curves = {key: [round(float(v), 4) for v in values]
               for key, values in history.history.items()
               if key in ("d_real", "val_d_real", "augment_p", "d_loss")}
-    return {"augment": augment, "seed": seed, **summary(scores),
+    if save:
+        gan.save(os.path.join(FLAGS.out, f"{name}.keras"))
+    return {"augment": augment, "seed": seed, "run": name, **summary(scores),
             "train_seconds": round(seconds, 1), "epochs": epochs, "curves": curves}
 
 
 def summary(scores: dict) -> dict:
-    """FID and mode coverage as the table reports them."""
+    """FID and mode coverage as the table reports them (and, fine-tuning, the share of samples
+    that are target digits)."""
     histogram = scores["class_histogram"]
+    shares = {"target_share": round(sum(histogram[int(d)] for d in range(10)
+                                        if str(d) not in FLAGS.pretrain_digits)
+                                    / sum(histogram), 4)} if FLAGS.pretrain_digits else {}
     return {"fid": round(scores["fid"], 2), "classes_covered": scores["classes_covered"],
-            "largest_class_share": round(max(histogram) / sum(histogram), 4)}
+            "largest_class_share": round(max(histogram) / sum(histogram), 4), **shares}
 
 
 @exit_on_user_error
 def main(argv):
     if len(argv) > 1:
         raise KerasGanError(f"unexpected arguments {' '.join(argv[1:])}")
+    import numpy as np
+
     from keras_gan import evaluation
     from keras_gan.classifier import load_classifier
     from keras_gan.data import load_mnist
 
-    images, _ = load_mnist(FLAGS.data_dir, "train")
-    if FLAGS.train_images + FLAGS.held_out > len(images):
-        raise KerasGanError(f"--train_images={FLAGS.train_images} and --held_out="
-                            f"{FLAGS.held_out}: more than the {len(images)} images")
-    train, held_out = subset(images, FLAGS.train_images, FLAGS.held_out)
+    images, labels = load_mnist(FLAGS.data_dir, "train")
     test_images, test_labels = load_mnist(FLAGS.data_dir, "test")
+    source = np.isin(labels, [int(d) for d in FLAGS.pretrain_digits])
+    if FLAGS.pretrain_digits:  # the target digits are the others, in training and in scoring
+        test_target = ~np.isin(test_labels, [int(d) for d in FLAGS.pretrain_digits])
+        test_images, test_labels = test_images[test_target], test_labels[test_target]
+    if FLAGS.train_images + FLAGS.held_out > np.sum(~source):
+        raise KerasGanError(f"--train_images={FLAGS.train_images} and --held_out="
+                            f"{FLAGS.held_out}: more than the {np.sum(~source)} images")
+    train, held_out = subset(images[~source], FLAGS.train_images, FLAGS.held_out)
     reference = evaluation.MnistReference(None, evaluation.to_mnist_pixels(test_images, (0, 255)),
                                           load_classifier(), test_labels)
     os.makedirs(FLAGS.out, exist_ok=True)
     results = []
+
+    def record(result):
+        logging.info("%s: FID %.2f, %d classes, %.0f s", result["run"], result["fid"],
+                     result["classes_covered"], result["train_seconds"])
+        results.append(result)
+        with open(os.path.join(FLAGS.out, "results.json"), "w") as stream:
+            json.dump(results, stream, indent=1)
+
     for seed in [int(s) for s in FLAGS.seeds]:
         for augment in FLAGS.augments:
-            result = run(augment, seed, train, held_out, reference)
-            logging.info("%s seed %d: FID %.2f, %d classes, %.0f s", augment, seed,
-                         result["fid"], result["classes_covered"], result["train_seconds"])
-            results.append(result)
-            with open(os.path.join(FLAGS.out, "results.json"), "w") as stream:
-                json.dump(results, stream, indent=1)
+            if not FLAGS.pretrain_digits:
+                record(run(augment, seed, train, held_out, reference))
+                continue
+            pretrained = os.path.join(FLAGS.out, f"pretrained_{augment}_seed{seed}.keras")
+            if not os.path.exists(pretrained):
+                sources = subset(images[source], int(np.sum(source)) - FLAGS.held_out,
+                                 FLAGS.held_out)
+                record(run(augment, seed, *sources, reference, steps=FLAGS.pretrain_steps,
+                           name=f"pretrained_{augment}_seed{seed}", save=True))
+            record(run(augment, seed, train, held_out, reference,
+                       name=f"scratch_{augment}_seed{seed}"))
+            for freeze in FLAGS.freeze_d_layers:
+                record(run(augment, seed, train, held_out, reference, start=pretrained,
+                           freeze=int(freeze),
+                           name=f"fine_tuned_freeze{freeze}_{augment}_seed{seed}"))
     print(json.dumps([{k: v for k, v in r.items() if k != "curves"} for r in results]),
           flush=True)
 
