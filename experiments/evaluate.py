@@ -29,8 +29,8 @@ flags.DEFINE_string("data_dir", "", "Folder of the four MNIST IDX .gz files; emp
 flags.DEFINE_string("dataset", "mnist", "Real images for inception_fid / kid: a tfds dataset "
                     "(mnist and fashion_mnist also from --data_dir).")
 flags.DEFINE_string("image_dir", "", "Real images for inception_fid / kid: a folder instead.")
-flags.DEFINE_string("reference_split", "test", "Split of the real images for inception_fid / kid "
-                    "(an --image_dir has only train).")
+flags.DEFINE_string("reference_split", "", "Split of the real images for inception_fid / kid; "
+                    "empty: test, or train for an --image_dir (a folder is one training set).")
 flags.DEFINE_integer("reference_images", 10000, "Real images for inception_fid / kid.")
 flags.DEFINE_string("inception_weights", "", "Keras's InceptionV3 notop weights file; empty: "
                     "Keras's download (needs the network once).")
@@ -110,7 +110,8 @@ def main(argv):
         results.update(mnist_scores(samples, value_range, labels, mnist_metrics, classifier))
     if inception_metrics:
         real = data.load_dataset(
-            FLAGS.dataset, FLAGS.reference_split, data_dir=FLAGS.data_dir,
+            FLAGS.dataset, FLAGS.reference_split or ("train" if FLAGS.image_dir else "test"),
+            data_dir=FLAGS.data_dir,
             image_dir=FLAGS.image_dir, image_size=samples.shape[1], channels=samples.shape[-1],
             max_images=FLAGS.reference_images).images
         results.update(evaluation.inception_evaluation(samples, value_range, real,
