@@ -27,9 +27,25 @@ _CPP_NOTICES = (rb"All log messages before absl::InitializeLog",
                 rb"To enable the following instructions")  # a start-up record's second line
 
 
-def _filter_line(line: bytes) -> bool:
-    """Whether to print `line`: anything but TensorFlow's C++ log lines."""
-    return not (_CPP_LINE.match(line) or any(notice in line for notice in _CPP_NOTICES))
+# What starts a line of its own: a Python log record (absl's format with a real date), a
+# traceback, one of our error lines, a Python warning.
+_NEW_RECORD = re.compile(rb"^([IWEF]\d{4} \d\d:\d\d:\d\d|Traceback|error: |\S*Warning: )")
+
+
+class _ConsoleFilter:
+    """Whether to print each line: anything but TensorFlow's C++ log records, including the
+    further lines of a multi-line record (a gRPC error's details) up to the next line that
+    starts a record of its own."""
+
+    def __init__(self):
+        self.in_record = False
+
+    def __call__(self, line: bytes) -> bool:
+        if _CPP_LINE.match(line) or any(notice in line for notice in _CPP_NOTICES):
+            self.in_record = True
+        elif not self.in_record or _NEW_RECORD.match(line):
+            self.in_record = False
+        return not self.in_record
 
 
 def _not_library_info(record: logging.LogRecord) -> bool:
@@ -39,7 +55,7 @@ def _not_library_info(record: logging.LogRecord) -> bool:
 
 
 def quiet_console() -> None:
-    """Routes file descriptor 2 through `_filter_line` for the rest of the process, unless the
+    """Routes file descriptor 2 through `_ConsoleFilter` for the rest of the process, unless the
     user set TF_CPP_MIN_LOG_LEVEL (then TensorFlow's own level applies, nothing is filtered)."""
     if getattr(quiet_console, "installed", False):
         return
@@ -56,9 +72,10 @@ def quiet_console() -> None:
     os.close(write_end)
 
     def pump():
+        keep = _ConsoleFilter()
         with os.fdopen(read_end, "rb", buffering=0) as source:
             for line in iter(source.readline, b""):
-                if _filter_line(line):
+                if keep(line):
                     os.write(original, line)
 
     thread = threading.Thread(target=pump, name="console-filter", daemon=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 from typing import TYPE_CHECKING, Callable
 
@@ -209,8 +210,10 @@ def train(config: RunConfig, load: LoadData, image_size: int | None, *,
         with run_directory.lock(run_dir, flag="run_dir"):
             storage.remove_partial_files(run_dir)
             return _train(setup, load, draw_samples, evaluate, on_start)
-    except Exception as error:  # noqa: BLE001  (re-raised unless the storage stopped a write)
-        problem = storage.write_error(error, run_dir, os.path.join(run_dir, "checkpoints"))
+    except Exception as error:  # noqa: BLE001  (re-raised unless explained in one line)
+        checkpoints = os.path.join(run_dir, "checkpoints")
+        problem = (storage.write_error(error, run_dir, checkpoints)
+                   or _lost_worker(error, setup, checkpoints))
         if problem is None:
             raise
         raise problem from None
@@ -298,6 +301,27 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
                      accuracy["real"], len(real), accuracy["fake"])
     logging.info("wrote %s", outputs.run_dir)
     return evaluation.scores if evaluation else {}
+
+
+def _lost_worker(error: Exception, setup: Setup, checkpoints: str) -> KerasGanError | None:
+    """One line for a multi-worker run whose collective ops failed because another worker
+    stopped (TensorFlow raises `UnavailableError` and friends, with pages of gRPC detail)."""
+    import tensorflow as tf
+
+    lost = (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
+            tf.errors.DeadlineExceededError)
+    if setup.config.performance.strategy != "multi_worker" or not isinstance(error, lost):
+        return None
+    from keras_gan import run_directory
+
+    peer = re.search(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))
+    who = f"{peer.group(1)} {peer.group(2)}" if peer else "another worker"
+    newest = run_directory.checkpoint_candidates(checkpoints)
+    resume = (f"its newest checkpoint, {os.path.basename(newest[0])}" if newest
+              else "the start (no checkpoint yet)")
+    return KerasGanError(f"lost {who} of this multi-worker run after step "
+                         f"{int(setup.gan.step.numpy())} ({type(error).__name__}); restart every "
+                         f"worker with the same command: each resumes from {resume}")
 
 
 def _sampler(config: RunConfig, gan):

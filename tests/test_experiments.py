@@ -81,34 +81,72 @@ def _free_ports(count):
     return ports
 
 
-def test_two_multi_worker_processes_end_with_identical_weights(mnist_dir, tmp_path):
+def start_workers(mnist_dir, run_dirs, *flags, quiet=False):
+    """One `experiments.vanilla` process per worker of a local two-worker cluster. `quiet`: the
+    console as a user sees it (TensorFlow's C++ lines filtered), else everything."""
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(len(run_dirs))]
     processes = []
-    for index in range(2):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(
+    for index, run_dir in enumerate(run_dirs):
+        env = {**os.environ, "TF_CONFIG": json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
+        if quiet:
+            env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        else:
+            env["TF_CPP_MIN_LOG_LEVEL"] = "2"
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "experiments.vanilla", CONFIG, f"--data_dir={mnist_dir}",
-             f"--run_dir={tmp_path / f'worker{index}'}", "--strategy=multi_worker",
-             "--max_steps=4", *TINY], cwd=REPO, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True))
-    for process in processes:
+             f"--run_dir={run_dir}", "--strategy=multi_worker", *TINY, *flags], cwd=REPO,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return processes
+
+
+def test_two_multi_worker_processes_end_with_identical_weights(mnist_dir, tmp_path):
+    run_dirs = [tmp_path / f"worker{index}" for index in range(2)]
+    for process in start_workers(mnist_dir, run_dirs, "--max_steps=4"):
         _, stderr = process.communicate(timeout=240)
         assert process.returncode == 0, stderr[-3000:]
-    readers = [tf.train.load_checkpoint(str(tmp_path / f"worker{i}" / "checkpoints"))
-               for i in range(2)]
+    assert_same_checkpoints(run_dirs, step=4)
+
+
+def test_a_killed_worker_stops_the_other_in_one_line_and_a_restart_resumes(mnist_dir, tmp_path):
+    import signal
+
+    from tests.test_resume import wait_for_checkpoint
+
+    run_dirs = [tmp_path / f"worker{index}" for index in range(2)]
+    flags = ["--checkpoint_every=10"]
+    survivor, killed = start_workers(mnist_dir, run_dirs, "--max_steps=100000", *flags,
+                                     quiet=True)
+    wait_for_checkpoint(str(run_dirs[0]), 10, survivor)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate()
+    _, stderr = survivor.communicate(timeout=240)
+    assert survivor.returncode == 2, stderr[-3000:]
+    assert "Traceback" not in stderr and "GRPC" not in stderr, stderr[-3000:]
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith("error: lost worker 1 of this multi-worker run after step ") and (
+        "restart every worker with the same command" in line), line
+    for process in start_workers(mnist_dir, run_dirs, "--max_steps=30", *flags):
+        _, stderr = process.communicate(timeout=240)
+        assert process.returncode == 0, stderr[-3000:]
+        assert "resumed from" in stderr
+    assert_same_checkpoints(run_dirs, step=30)
+
+
+def assert_same_checkpoints(run_dirs, step):
+    readers = [tf.train.load_checkpoint(str(run_dir / "checkpoints")) for run_dir in run_dirs]
     # Every variable: weights (saved under the optimisers' paths), BN statistics, slots, step.
     names = [n for n in readers[0].get_variable_to_shape_map()
              if n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
     assert len(names) > 40
     for name in names:
         np.testing.assert_array_equal(readers[0].get_tensor(name), readers[1].get_tensor(name))
-    assert readers[0].get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 4
+    assert readers[0].get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == step
 
 
 def test_benchmark_reports_fast_and_plain_throughput_as_json():

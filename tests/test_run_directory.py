@@ -278,6 +278,21 @@ def test_evaluate_names_its_own_flag_for_a_missing_generator(tmp_path):
     one_error_line(result, f"--generator={tmp_path / 'nope'}: not a SavedModel directory")
 
 
+def test_the_console_filter_drops_a_cpp_records_further_lines_only():
+    from keras_gan.cli import _ConsoleFilter
+
+    lines = [b"I1206 17:22:30.700375 1 logs.py:129] epoch 4 step 100/6400\n",
+             b"E0000 00:00:1796576 1 collective.cc:1] Collective ops is aborted by: reset\n",
+             b"Additional GRPC error information from remote target /job:worker/task:1\n",
+             b"\t [[{{node while/CollectiveReduceV2_3}}]]\n",
+             b"Traceback (most recent call last):\n", b"  File \"x.py\", line 1\n",
+             b"I0000 00:00:1796576 1 server.cc:1] Started server with target\n",
+             b"/job:worker/replica:0/task:1\n",
+             b"error: lost worker 1 of this multi-worker run after step 22\n"]
+    keep = _ConsoleFilter()
+    assert [line for line in lines if keep(line)] == [lines[0], *lines[4:6], lines[8]]
+
+
 def test_console_shows_no_tensorflow_log_lines_unless_asked(mnist_dir, tmp_path):
     run_dir = tmp_path / "run"
     result = run_module("experiments.vanilla", CONFIG, f"--data_dir={mnist_dir}",
