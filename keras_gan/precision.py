@@ -1,9 +1,8 @@
 """`--mixed_precision=auto`: the Keras dtype policy this machine runs fastest.
 
-Mixed bfloat16 pays only where the hardware multiplies bfloat16 natively: on a CPU with AMX it
-trains `best_mnist` at 642 images/s against float32's 474; on an AVX2-only CPU it is emulated
-and the same step runs at 31 against 97 (19 against 122 with oneDNN's kernels; README, Mixed
-precision). GPUs multiply bfloat16 from Ampere (compute capability 8.0) on and float16 from
+Mixed bfloat16 pays only where the hardware multiplies bfloat16 natively (AMX, AVX512-BF16,
+Arm's BF16); elsewhere it is emulated and several times slower than float32 (the measurements
+are in docs/devices.md, "Mixed precision"). GPUs multiply bfloat16 from Ampere (compute capability 8.0) on and float16 from
 Volta (7.0) on.
 """
 from __future__ import annotations

@@ -49,7 +49,7 @@ ARCHITECTURES: Dict[str, Architecture] = {
         flat=False, divisor=4),
     # InfoGAN's G against a D of half InfoGAN's width (a quarter of its multiplies): D sees the
     # real and the fake batch in D's update and the fake one again in G's, so most of a step is
-    # D's: the main job trains twice as fast on a 2-core AVX2 CPU (README, Throughput)
+    # D's: the main job trains twice as fast on a 2-core AVX2 CPU (docs/throughput.md)
     "infogan28_half_d": Architecture(lambda shape, z_dim, pixel_mean: (
         dcgan.infogan28_generator(shape, z_dim), dcgan.infogan28_discriminator(shape, 32)), 28,
         flat=False, divisor=4),
