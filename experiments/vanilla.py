@@ -1,5 +1,6 @@
-"""Fully-connected GANs on 28x28 images (the paper's, PyTorch-GAN's, the blog's, the heuristic
-one): MNIST by default, any --dataset or --image_dir resized to 28x28.
+"""GANs on 28x28 images: the paper's and the other fully-connected recipes, and the 28x28
+convolutional ones (the main job, best_mnist); MNIST by default, any --dataset or --image_dir
+resized to 28x28.
 
     python -m experiments.vanilla --flagfile=experiments/configs/gan_pytorch.cfg --run_dir=runs/x
 """
