@@ -2,8 +2,8 @@
 
 Mixed bfloat16 pays only where the hardware multiplies bfloat16 natively (AMX, AVX512-BF16,
 Arm's BF16); elsewhere it is emulated and several times slower than float32 (the measurements
-are in docs/devices.md, "Mixed precision"). GPUs multiply bfloat16 from Ampere (compute capability 8.0) on and float16 from
-Volta (7.0) on.
+are in docs/devices.md, "Mixed precision"). GPUs multiply bfloat16 from Ampere (compute
+capability 8.0) on and float16 from Volta (7.0) on.
 """
 from __future__ import annotations
 
