@@ -72,7 +72,7 @@ def what_is(path: str, run_dir: str) -> str:
     relative = os.path.relpath(os.path.abspath(path), os.path.abspath(run_dir))
     first = relative.split(os.sep)[0].lstrip(".")
     for prefix, words in _WHAT:
-        if first.startswith(prefix) or (prefix == ".lock" and first == "lock"):
+        if first.startswith(prefix.lstrip(".")):
             return words
     return "a file"
 
@@ -84,9 +84,11 @@ def write_error(error: BaseException, root: str, checkpoints: str, what: str | N
     has another cause. `path` defaults to the one the error names, `what` to what that path is in
     a run directory; the message says which checkpoint in `checkpoints` a rerun resumes from."""
     why = reason(error)
-    if why is None:
-        return None
     path = path or target_of(failed_path(error))
+    outside = path != "?" and os.path.relpath(os.path.abspath(path), os.path.abspath(root)
+                                              ).startswith("..")
+    if why is None or outside:  # not a write of this run (e.g. a data file read)
+        return None
     if not os.path.isdir(root):
         why, cleaned = f"{root} no longer exists", "nothing was written elsewhere"
     else:

@@ -296,3 +296,12 @@ def test_a_failed_paths_target_and_reason():
     assert storage.what_is("/r/samples/step_0000020.png", "/r") == "a sample grid"
     assert storage.reason(OSError(30, "Read-only file system")) == "the file system is read-only"
     assert storage.reason(ValueError("No space left on device")) is None
+
+
+def test_a_missing_file_outside_the_run_directory_is_not_called_a_failed_write(tmp_path):
+    missing = FileNotFoundError(2, "No such file or directory", str(tmp_path / "data" / "x.png"))
+    run_dir = str(tmp_path / "run")
+    os.makedirs(run_dir)
+    assert storage.write_error(missing, run_dir, run_dir) is None
+    inside = OSError(28, "No space left on device", os.path.join(run_dir, "history.csv"))
+    assert "the history" in str(storage.write_error(inside, run_dir, run_dir))
