@@ -199,11 +199,18 @@ def checkpoint_candidates(directory: str) -> list[str]:
     return [found[n] for n in sorted(found, reverse=True)]
 
 
-def restore_newest(directory: str, restore: Callable[[str], None], flag: str = "--run_dir"
-                   ) -> str | None:
-    """Restores the newest checkpoint that `restore` accepts; returns its prefix, or None when
-    the directory holds none. Unreadable ones are reported in one line each and left on disk."""
-    candidates = checkpoint_candidates(directory)
+def checkpoint_step(prefix: str) -> int:
+    """The step a checkpoint prefix (`.../ckpt-N`) was saved at."""
+    return int(re.search(r"ckpt-(\d+)$", prefix).group(1))
+
+
+def restore_newest(directory: str, restore: Callable[[str], None], flag: str = "--run_dir",
+                   at_most: int | None = None) -> str | None:
+    """Restores the newest checkpoint that `restore` accepts (of step `at_most` or earlier, when
+    given); returns its prefix, or None when the directory holds none. Unreadable ones are
+    reported in one line each and left on disk."""
+    candidates = [prefix for prefix in checkpoint_candidates(directory)
+                  if at_most is None or checkpoint_step(prefix) <= at_most]
     problems = []
     for prefix in candidates:
         try:

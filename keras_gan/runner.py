@@ -239,7 +239,7 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
                             f"expected resume=True or a new run_dir")
     backup = callbacks.RunCheckpoint(checkpoints, outputs.checkpoint_every,
                                      outputs.keep_checkpoints, flag="run_dir")
-    restored = backup.restore(gan)
+    restored = backup.restore(gan, at_most=_common_step(config, gan, checkpoints))
     if not restored and config.model.init_from:
         gan.initialize_from(config.model.init_from)
         logging.info("started from %s", config.model.init_from)
@@ -301,6 +301,26 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
                      accuracy["real"], len(real), accuracy["fake"])
     logging.info("wrote %s", outputs.run_dir)
     return evaluation.scores if evaluation else {}
+
+
+def _common_step(config: RunConfig, gan, checkpoints: str) -> int | None:
+    """For a multi-worker run, the newest checkpoint step every worker holds: a worker killed
+    between two checkpoints is one behind the others, and all must resume at the same step."""
+    if config.performance.strategy != "multi_worker":
+        return None
+    import tensorflow as tf
+
+    from keras_gan import run_directory
+
+    steps = [run_directory.checkpoint_step(p)
+             for p in run_directory.checkpoint_candidates(checkpoints)]
+    strategy = gan.distribute_strategy
+    newest = strategy.run(lambda: tf.constant([max(steps, default=0)], tf.int64))
+    common = int(tf.reduce_min(strategy.gather(newest, axis=0)))
+    if steps and common < max(steps):
+        logging.warning("another worker's newest checkpoint is of step %d: resuming there",
+                        common)
+    return common
 
 
 def _lost_worker(error: Exception, setup: Setup, checkpoints: str) -> KerasGanError | None:

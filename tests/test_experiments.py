@@ -1,6 +1,7 @@
 """End-to-end: the README's commands as subprocesses on tiny MNIST-format data."""
 import json
 import os
+import re
 import socket
 
 import numpy as np
@@ -119,23 +120,48 @@ def test_a_killed_worker_stops_the_other_in_one_line_and_a_restart_resumes(mnist
     from tests.test_resume import wait_for_checkpoint
 
     run_dirs = [tmp_path / f"worker{index}" for index in range(2)]
-    flags = ["--checkpoint_every=10"]
+    flags = ["--checkpoint_every=10", "--sample_every=1000", "--log_every=1000"]
     survivor, killed = start_workers(mnist_dir, run_dirs, "--max_steps=100000", *flags,
                                      quiet=True)
-    wait_for_checkpoint(str(run_dirs[0]), 10, survivor)
-    killed.send_signal(signal.SIGKILL)
-    killed.communicate()
-    _, stderr = survivor.communicate(timeout=240)
+    try:
+        wait_for_checkpoint(str(run_dirs[0]), 10, survivor, timeout=300)
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate()
+    _, stderr = survivor.communicate(timeout=600)
     assert survivor.returncode == 2, stderr[-3000:]
     assert "Traceback" not in stderr and "GRPC" not in stderr, stderr[-3000:]
     line = stderr.strip().splitlines()[-1]
     assert line.startswith("error: lost worker 1 of this multi-worker run after step ") and (
         "restart every worker with the same command" in line), line
+    resumed = []
     for process in start_workers(mnist_dir, run_dirs, "--max_steps=30", *flags):
-        _, stderr = process.communicate(timeout=240)
+        _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr[-3000:]
-        assert "resumed from" in stderr
+        resumed.append(re.findall(r"resumed from \S+ at step (\d+)", stderr))
+    # The killed worker may be a checkpoint behind (or have none): both resume at the newest
+    # step both hold, or both start over.
+    assert resumed[0] == resumed[1], resumed
     assert_same_checkpoints(run_dirs, step=30)
+
+
+def test_workers_a_checkpoint_apart_resume_together_at_the_older(mnist_dir, tmp_path):
+    run_dirs = [tmp_path / f"worker{index}" for index in range(2)]
+    flags = ["--checkpoint_every=4", "--sample_every=1000", "--log_every=1000"]
+    for process in start_workers(mnist_dir, run_dirs, "--max_steps=8", *flags):
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+    for name in os.listdir(run_dirs[1] / "checkpoints"):  # worker 1 died before its ckpt-8
+        if name.startswith("ckpt-8."):
+            os.remove(run_dirs[1] / "checkpoints" / name)
+    stderrs = []
+    for process in start_workers(mnist_dir, run_dirs, "--max_steps=12", *flags):
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+        stderrs.append(stderr)
+    assert all(re.search(r"resumed from \S+ckpt-4 at step 4", s) for s in stderrs), stderrs
+    assert "another worker's newest checkpoint is of step 4" in stderrs[0]
+    assert_same_checkpoints(run_dirs, step=12)
 
 
 def assert_same_checkpoints(run_dirs, step):

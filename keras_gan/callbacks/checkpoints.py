@@ -43,14 +43,15 @@ class RunCheckpoint(StepCallback):
         self.restored = None
         self._saved_step = None
 
-    def restore(self, gan) -> str | None:
-        """Loads the newest usable checkpoint into `gan` (once); its path, or None."""
+    def restore(self, gan, at_most: int | None = None) -> str | None:
+        """Loads the newest usable checkpoint (of step `at_most` or earlier) into `gan` (once);
+        its path, or None."""
         if self.manager is None:
             from keras_gan import run_directory, storage
 
             storage.remove_partial_checkpoints(self.directory)
             self.restored = run_directory.restore_newest(self.directory, gan.restore_checkpoint,
-                                                         flag=self.flag)
+                                                         flag=self.flag, at_most=at_most)
             self.manager = tf.train.CheckpointManager(gan.checkpoint(), self.directory,
                                                       max_to_keep=self.keep)
         return self.restored
