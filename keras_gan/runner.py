@@ -337,11 +337,12 @@ def _lost_worker(error: Exception, setup: Setup, checkpoints: str) -> KerasGanEr
     peer = re.search(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))
     who = f"{peer.group(1)} {peer.group(2)}" if peer else "another worker"
     newest = run_directory.checkpoint_candidates(checkpoints)
-    resume = (f"its newest checkpoint, {os.path.basename(newest[0])}" if newest
-              else "the start (no checkpoint yet)")
+    resume = (f"this worker's newest is {os.path.basename(newest[0])}" if newest
+              else "this worker has none yet")
     return KerasGanError(f"lost {who} of this multi-worker run after step "
                          f"{int(setup.gan.step.numpy())} ({type(error).__name__}); restart every "
-                         f"worker with the same command: each resumes from {resume}")
+                         f"worker with the same command: all resume from the newest checkpoint "
+                         f"every worker holds ({resume})")
 
 
 def _sampler(config: RunConfig, gan):
