@@ -191,17 +191,18 @@ def record_flags(run_dir: str, flag_values) -> None:
 def checkpoint_candidates(directory: str) -> list[str]:
     """Checkpoint prefixes in `directory`, newest first, from the files themselves (not only the
     state file, which may be unreadable)."""
-    found = {}
-    for index in glob.glob(os.path.join(directory, "ckpt-*.index")):
-        match = re.search(r"ckpt-(\d+)\.index$", index)
-        if match:
-            found[int(match.group(1))] = index[:-len(".index")]
+    prefixes = [index[:-len(".index")]
+                for index in glob.glob(os.path.join(directory, "ckpt-*.index"))]
+    found = {checkpoint_step(p): p for p in prefixes if _CHECKPOINT_PREFIX.search(p)}
     return [found[n] for n in sorted(found, reverse=True)]
+
+
+_CHECKPOINT_PREFIX = re.compile(r"ckpt-(\d+)$")
 
 
 def checkpoint_step(prefix: str) -> int:
     """The step a checkpoint prefix (`.../ckpt-N`) was saved at."""
-    return int(re.search(r"ckpt-(\d+)$", prefix).group(1))
+    return int(_CHECKPOINT_PREFIX.search(prefix).group(1))
 
 
 def restore_newest(directory: str, restore: Callable[[str], None], flag: str = "--run_dir",
