@@ -37,6 +37,7 @@ flags.DEFINE_list("augments", ["none", "diffaugment", "ada"], "The augment= valu
 flags.DEFINE_list("seeds", ["0"], "Seeds of the initial weights, data order and noise.")
 flags.DEFINE_integer("steps", 3000, "Training steps of every run.")
 flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+flags.DEFINE_float("ada_target", 0.6, "ADA's target of E[sign(D(real))] (the paper's 0.6).")
 flags.DEFINE_integer("held_out", 1000, "Held-out training images for D's validation outputs.")
 flags.DEFINE_integer("samples", 10000, "Samples scored per run.")
 flags.DEFINE_integer("score_every", 0, "Also score G's average every this many steps (rounded "
@@ -72,12 +73,14 @@ def run(augment: str, seed: int, train, held_out, reference, start=None, freeze:
     gan = keras_gan.GAN(generator, discriminator)
     gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
                 g_ema_decay=0.999, augment=augment, steps_per_execution=50,
-                freeze_d_layers=freeze)
+                freeze_d_layers=freeze, ada_target=FLAGS.ada_target)
     if start:
         gan.initialize_from(start)
     batches = len(train) // FLAGS.batch_size
     epochs = -(-steps // batches)
-    name = name or f"{augment.replace(':', '_').replace(',', '-')}_seed{seed}"
+    target = f"_target{FLAGS.ada_target:g}" if augment.startswith("ada") and (
+        FLAGS.ada_target != flags.FLAGS["ada_target"].default) else ""
+    name = name or f"{augment.replace(':', '_').replace(',', '-')}{target}_seed{seed}"
     scoring_seconds = []
 
     def score(samples):

@@ -110,12 +110,13 @@ def test_little_data_compares_augmentations_on_a_subset(mnist_dir, tmp_path):
     result = run(["-m", "experiments.little_data", f"--data_dir={mnist_dir}",
                   "--train_images=64", "--held_out=32", "--steps=8", "--samples=200",
                   "--batch_size=16", "--augments=none,ada", "--score_every=4",
-                  f"--out={tmp_path}"], cwd=REPO)
+                  "--ada_target=0.3", f"--out={tmp_path}"], cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(result.stdout.strip().splitlines()[-1])
     assert [row["augment"] for row in rows] == ["none", "ada"]
+    assert [row["run"] for row in rows] == ["none_seed0", "ada_target0.3_seed0"]
     assert all(row["fid"] > 0 and row["epochs"] == 2 for row in rows)
-    scored = read_history(str(tmp_path / "ada_seed0_scores.csv"))
+    scored = read_history(str(tmp_path / "ada_target0.3_seed0_scores.csv"))
     assert list(scored["step"]) == [4, 8] and all(scored["fid"] > 0)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert "val_d_real" in saved[0]["curves"] and "augment_p" in saved[1]["curves"]
