@@ -97,7 +97,7 @@ def run(augment: str, seed: int, train, held_out, reference, start=None, freeze:
     started = time.perf_counter()
     history = gan.fit(train, batch_size=FLAGS.batch_size, epochs=epochs, verbose=0, seed=seed,
                       max_steps=steps, validation_data=(held_out,),
-                      validation_freq=max(1, epochs // 20), callbacks=scoring)
+                      validation_freq=validation_every(epochs), callbacks=scoring)
     seconds = time.perf_counter() - started - sum(scoring_seconds)  # training alone
     samples = gan.sample(FLAGS.samples, seed=1)
     scores = score(samples)
@@ -122,6 +122,34 @@ def summary(scores: dict) -> dict:
                                     / sum(histogram), 4)} if FLAGS.pretrain_digits else {}
     return {"fid": round(scores["fid"], 2), "classes_covered": scores["classes_covered"],
             "largest_class_share": round(max(histogram) / sum(histogram), 4), **shares}
+
+
+def validation_every(epochs: int) -> int:
+    """Epochs between D's outputs on the held-out reals: about 20 along a run."""
+    return max(1, epochs // 20)
+
+
+def write_overfitting(path: str, results: list[dict], batches: int) -> None:
+    """D's mean output on the training reals against held-out reals along each run (and ADA's
+    p), at the epochs validation ran: the memorising augmentation fights, as a picture."""
+    import numpy as np
+
+    from keras_gan import plotting
+
+    runs = [r for r in results if "val_d_real" in r["curves"]]
+    if not runs:
+        return
+    epochs = validation_every(runs[0]["epochs"]) * np.arange(
+        1, len(runs[0]["curves"]["val_d_real"]) + 1)
+    panels = [{r["run"]: np.take(r["curves"]["d_real"], epochs - 1) for r in runs},
+              {r["run"]: r["curves"]["val_d_real"] for r in runs}]
+    titles = ["D(x) on the training reals", "D(x) on held-out reals"]
+    adaptive = {r["run"]: np.take(r["curves"]["augment_p"], epochs - 1)
+                for r in runs if "augment_p" in r["curves"]}
+    if adaptive:
+        panels.append(adaptive)
+        titles.append("ADA's p")
+    plotting.write_curves(path, epochs * batches, panels, titles, smoothing=1)
 
 
 @exit_on_user_error
@@ -155,6 +183,8 @@ def main(argv):
         results.append(result)
         with open(os.path.join(FLAGS.out, "results.json"), "w") as stream:
             json.dump(results, stream, indent=1)
+        write_overfitting(os.path.join(FLAGS.out, "overfitting.png"), results,
+                          len(train) // FLAGS.batch_size)
 
     for seed in [int(s) for s in FLAGS.seeds]:
         for augment in FLAGS.augments:

@@ -63,7 +63,8 @@ def write_curves(path: str, steps: np.ndarray, panels: Sequence[Dict[str, np.nda
     for axis, series, title in zip(axes[:, 0], panels, titles):
         for name, values in series.items():
             values = np.asarray(values, float)
-            raw, = axis.plot(steps, values, lw=0.5, alpha=0.25 if window >= 3 else 1.0)
+            raw, = axis.plot(steps, values, **(dict(lw=0.5, alpha=0.25) if window >= 3
+                                               else dict(lw=1.2)))
             if window >= 3:
                 axis.plot(steps, smooth(values, window), color=raw.get_color(), lw=1.2, label=name)
             else:

@@ -120,6 +120,7 @@ def test_little_data_compares_augmentations_on_a_subset(mnist_dir, tmp_path):
     assert list(scored["step"]) == [4, 8] and all(scored["fid"] > 0)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert "val_d_real" in saved[0]["curves"] and "augment_p" in saved[1]["curves"]
+    assert (tmp_path / "overfitting.png").stat().st_size > 10_000
     too_many = run(["-m", "experiments.little_data", f"--data_dir={mnist_dir}",
                     "--train_images=250", "--held_out=32", f"--out={tmp_path}"], cwd=REPO)
     assert too_many.returncode == 2 and "--train_images=250" in too_many.stderr
