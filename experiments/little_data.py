@@ -4,8 +4,9 @@ The user's own small DCGAN (examples/dcgan_mnist.py), unconditional, on a fixed 
 `--train_images` MNIST training images, for the same `--steps` with each of `--augments`
 (none, diffaugment, ada, ...) and each seed. Every run logs D's mean output on the training
 reals against held-out reals (`validation_data`: the overfitting augmentation fights) and ADA's
-p; at the end the packaged classifier scores 10,000 samples of G's average against the test
-images (FID, classes covered, the largest class share).
+p, drawn along the runs into `--out`/overfitting.png; at the end the packaged classifier scores
+10,000 samples of G's average against the test images (FID, classes covered, the largest class
+share).
 
     python -m experiments.little_data --data_dir=../shared/data/mnist --train_images=1000 \
         --augments=none,diffaugment,ada --seeds=0,1 --steps=3000 --out=runs/little_data
