@@ -95,10 +95,12 @@ def run(augment: str, seed: int, train, held_out, reference, start=None, freeze:
         FLAGS.samples, max(1, round(FLAGS.score_every / batches)),
         os.path.join(FLAGS.out, f"{name}_scores.csv"), os.path.join(FLAGS.out, "tensorboard"),
         seed=1)] if FLAGS.score_every else []
+    progress = keras_gan.callbacks.ProgressLogger(FLAGS.batch_size, batches, steps,
+                                                  max(1, steps // 20))
     started = time.perf_counter()
     history = gan.fit(train, batch_size=FLAGS.batch_size, epochs=epochs, verbose=0, seed=seed,
                       max_steps=steps, validation_data=(held_out,),
-                      validation_freq=validation_every(epochs), callbacks=scoring)
+                      validation_freq=validation_every(epochs), callbacks=[progress, *scoring])
     seconds = time.perf_counter() - started - sum(scoring_seconds)  # training alone
     samples = gan.sample(FLAGS.samples, seed=1)
     scores = score(samples)
