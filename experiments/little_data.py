@@ -112,8 +112,11 @@ def run(augment: str, seed: int, train, held_out, reference, start=None, freeze:
               if key in ("d_real", "val_d_real", "augment_p", "d_loss")}
     if save:
         gan.save(os.path.join(FLAGS.out, f"{name}.keras"))
+    validated = [validation_every(epochs) * batches * (i + 1)
+                 for i in range(len(curves.get("val_d_real", [])))]
     return {"augment": augment, "seed": seed, "run": name, **summary(scores),
-            "train_seconds": round(seconds, 1), "epochs": epochs, "curves": curves}
+            "train_seconds": round(seconds, 1), "epochs": epochs, "steps_per_epoch": batches,
+            "curves": curves, "validation_steps": validated}
 
 
 def summary(scores: dict) -> dict:
@@ -132,18 +135,19 @@ def validation_every(epochs: int) -> int:
     return max(1, epochs // 20)
 
 
-def write_overfitting(path: str, results: list[dict], batches: int) -> None:
-    """D's mean output on the training reals against held-out reals along each run (and ADA's
-    p), at the epochs validation ran: the memorising augmentation fights, as a picture."""
+def write_overfitting(path: str, results: list[dict]) -> None:
+    """D's mean output on the training reals against held-out reals along the runs validated at
+    the same steps as the newest (not a fine-tuning comparison's pretraining run, on other data),
+    and ADA's p: the memorising augmentation fights, as a picture."""
     import numpy as np
 
     from keras_gan import plotting
 
-    runs = [r for r in results if "val_d_real" in r["curves"]]
+    steps = results[-1]["validation_steps"]
+    runs = [r for r in results if steps and r["validation_steps"] == steps]
     if not runs:
         return
-    epochs = validation_every(runs[0]["epochs"]) * np.arange(
-        1, len(runs[0]["curves"]["val_d_real"]) + 1)
+    epochs = np.asarray(steps) // runs[-1]["steps_per_epoch"]
     panels = [{r["run"]: np.take(r["curves"]["d_real"], epochs - 1) for r in runs},
               {r["run"]: r["curves"]["val_d_real"] for r in runs}]
     titles = ["D(x) on the training reals", "D(x) on held-out reals"]
@@ -152,7 +156,7 @@ def write_overfitting(path: str, results: list[dict], batches: int) -> None:
     if adaptive:
         panels.append(adaptive)
         titles.append("ADA's p")
-    plotting.write_curves(path, epochs * batches, panels, titles, smoothing=1)
+    plotting.write_curves(path, np.asarray(steps), panels, titles, smoothing=1)
 
 
 @exit_on_user_error
@@ -186,8 +190,7 @@ def main(argv):
         results.append(result)
         with open(os.path.join(FLAGS.out, "results.json"), "w") as stream:
             json.dump(results, stream, indent=1)
-        write_overfitting(os.path.join(FLAGS.out, "overfitting.png"), results,
-                          len(train) // FLAGS.batch_size)
+        write_overfitting(os.path.join(FLAGS.out, "overfitting.png"), results)
 
     for seed in [int(s) for s in FLAGS.seeds]:
         for augment in FLAGS.augments:

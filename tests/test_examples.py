@@ -131,7 +131,7 @@ def test_little_data_fine_tunes_a_pretrained_model_against_one_from_scratch(mnis
 
     result = run(["-m", "experiments.little_data", f"--data_dir={mnist_dir}",
                   "--pretrain_digits=0,1,2,3,4", "--train_images=32", "--held_out=16",
-                  "--pretrain_steps=2", "--steps=2", "--samples=100", "--batch_size=16",
+                  "--pretrain_steps=2", "--steps=4", "--samples=100", "--batch_size=16",
                   "--augments=none", "--freeze_d_layers=0,2", f"--out={tmp_path}"], cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(result.stdout.strip().splitlines()[-1])
@@ -140,3 +140,4 @@ def test_little_data_fine_tunes_a_pretrained_model_against_one_from_scratch(mnis
         "fine_tuned_freeze2_none_seed0"]
     assert all(0 <= row["target_share"] <= 1 for row in rows)
     assert (tmp_path / "pretrained_none_seed0.keras").exists()
+    assert (tmp_path / "overfitting.png").exists()  # the runs on the target digits
