@@ -141,3 +141,41 @@ def test_little_data_fine_tunes_a_pretrained_model_against_one_from_scratch(mnis
     assert all(0 <= row["target_share"] <= 1 for row in rows)
     assert (tmp_path / "pretrained_none_seed0.keras").exists()
     assert (tmp_path / "overfitting.png").exists()  # the runs on the target digits
+
+
+OVERFITTING_FIGURE = '''
+import json, sys
+from keras_gan import plotting
+from experiments import little_data
+
+drawn = []
+plotting.write_curves = lambda path, steps, panels, titles, smoothing: drawn.append(
+    {"steps": steps.tolist(), "panels": [{k: [round(float(x), 6) for x in v] for k, v in p.items()}
+                                         for p in panels], "titles": titles})
+little_data.write_overfitting(sys.argv[1], json.loads(sys.argv[2]))
+print(json.dumps(drawn))
+'''
+
+
+def test_overfitting_figure_draws_only_the_runs_validated_like_the_newest(tmp_path):
+    """A fine-tuning comparison's pretraining run has other epochs, so other series lengths."""
+    import json
+
+    def result(name, epochs, per_epoch, every, ada=False):
+        curves = {"d_real": [0.5 + e / 100 for e in range(epochs)],
+                  "val_d_real": [0.5 - e / 100 for e in range(every - 1, epochs, every)]}
+        if ada:
+            curves["augment_p"] = [e / 100 for e in range(epochs)]
+        return {"run": name, "steps_per_epoch": per_epoch, "curves": curves,
+                "validation_steps": [per_epoch * e for e in range(every, epochs + 1, every)]}
+
+    results = [result("pretrained", 40, 30, 2), result("scratch", 10, 3, 5),
+               result("fine_tuned", 10, 3, 5, ada=True)]
+    drawn = run(["-c", OVERFITTING_FIGURE, str(tmp_path / "f.png"), json.dumps(results)], REPO)
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    (figure,) = json.loads(drawn.stdout.strip().splitlines()[-1])
+    assert figure["steps"] == [15, 30]
+    train, held_out, p = figure["panels"]
+    assert train == {"scratch": [0.54, 0.59], "fine_tuned": [0.54, 0.59]}
+    assert held_out == {"scratch": [0.46, 0.41], "fine_tuned": [0.46, 0.41]}
+    assert p == {"fine_tuned": [0.04, 0.09]} and figure["titles"][2] == "ADA's p"
