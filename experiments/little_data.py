@@ -147,11 +147,14 @@ def write_overfitting(path: str, results: list[dict]) -> None:
     runs = [r for r in results if steps and r["validation_steps"] == steps]
     if not runs:
         return
-    epochs = np.asarray(steps) // runs[-1]["steps_per_epoch"]
-    panels = [{r["run"]: np.take(r["curves"]["d_real"], epochs - 1) for r in runs},
+
+    def at_validation(result, key):  # a per-epoch series at the epochs that end at `steps`
+        return np.take(result["curves"][key], np.asarray(steps) // result["steps_per_epoch"] - 1)
+
+    panels = [{r["run"]: at_validation(r, "d_real") for r in runs},
               {r["run"]: r["curves"]["val_d_real"] for r in runs}]
     titles = ["D(x) on the training reals", "D(x) on held-out reals"]
-    adaptive = {r["run"]: np.take(r["curves"]["augment_p"], epochs - 1)
+    adaptive = {r["run"]: at_validation(r, "augment_p")
                 for r in runs if "augment_p" in r["curves"]}
     if adaptive:
         panels.append(adaptive)

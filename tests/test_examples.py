@@ -158,7 +158,8 @@ print(json.dumps(drawn))
 
 
 def test_overfitting_figure_draws_only_the_runs_validated_like_the_newest(tmp_path):
-    """A fine-tuning comparison's pretraining run has other epochs, so other series lengths."""
+    """A fine-tuning comparison's pretraining run has other epochs, so other series lengths; runs
+    validated at the same steps may still have other steps per epoch."""
     import json
 
     def result(name, epochs, per_epoch, every, ada=False):
@@ -170,12 +171,14 @@ def test_overfitting_figure_draws_only_the_runs_validated_like_the_newest(tmp_pa
                 "validation_steps": [per_epoch * e for e in range(every, epochs + 1, every)]}
 
     results = [result("pretrained", 40, 30, 2), result("scratch", 10, 3, 5),
-               result("fine_tuned", 10, 3, 5, ada=True)]
+               result("bigger_epochs", 6, 5, 3), result("fine_tuned", 10, 3, 5, ada=True)]
     drawn = run(["-c", OVERFITTING_FIGURE, str(tmp_path / "f.png"), json.dumps(results)], REPO)
     assert drawn.returncode == 0, drawn.stderr[-3000:]
     (figure,) = json.loads(drawn.stdout.strip().splitlines()[-1])
     assert figure["steps"] == [15, 30]
     train, held_out, p = figure["panels"]
-    assert train == {"scratch": [0.54, 0.59], "fine_tuned": [0.54, 0.59]}
-    assert held_out == {"scratch": [0.46, 0.41], "fine_tuned": [0.46, 0.41]}
+    assert train == {"scratch": [0.54, 0.59], "bigger_epochs": [0.52, 0.55],
+                     "fine_tuned": [0.54, 0.59]}
+    assert held_out == {"scratch": [0.46, 0.41], "bigger_epochs": [0.48, 0.45],
+                        "fine_tuned": [0.46, 0.41]}
     assert p == {"fine_tuned": [0.04, 0.09]} and figure["titles"][2] == "ADA's p"
