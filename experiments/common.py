@@ -103,7 +103,8 @@ CHANGEABLE_ON_RESUME = (
     "d_learning_rate", "g_ema_decay", "g_ema_warmup", "eval_every_epochs", "eval_metrics",
     "eval_samples", "eval_classifier", "eval_validation_split", "eval_d_accuracy", "json",
     "refine_steps", "refine_learning_rate", "refine_quantile",
-    "loss_scale", "loss_scale_growth_interval", "plugins")
+    "loss_scale", "loss_scale_growth_interval", "plugins", "export_formats",
+    "export_quantize")
 
 
 def run(load: LoadData, image_size: int | None, *,

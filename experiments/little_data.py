@@ -68,6 +68,7 @@ def run(augment: str, seed: int, train, held_out, reference, start=None, freeze:
     import keras_gan
     from experiments.example_models import user_models
     from keras_gan import evaluation
+    from keras_gan.run_checkpoint import initialize_from
 
     steps = steps or FLAGS.steps
     generator, discriminator = user_models(seed)
@@ -76,7 +77,7 @@ def run(augment: str, seed: int, train, held_out, reference, start=None, freeze:
                 g_ema_decay=0.999, augment=augment, steps_per_execution=50,
                 freeze_d_layers=freeze, ada_target=FLAGS.ada_target)
     if start:
-        gan.initialize_from(start)
+        initialize_from(gan, start)
     batches = len(train) // FLAGS.batch_size
     epochs = -(-steps // batches)
     target = f"_target{FLAGS.ada_target:g}" if augment.startswith("ada") and (
@@ -91,7 +92,7 @@ def run(augment: str, seed: int, train, held_out, reference, start=None, freeze:
         return scores
 
     scoring = [keras_gan.callbacks.EvaluationCallback(
-        gan.sampling_generator, lambda samples, _: summary(score(samples)), gan.noise, [],
+        gan.sampling_generator, lambda samples, _: summary(score(samples)), gan.noise_prior, [],
         FLAGS.samples, max(1, round(FLAGS.score_every / batches)),
         os.path.join(FLAGS.out, f"{name}_scores.csv"), os.path.join(FLAGS.out, "tensorboard"),
         seed=1)] if FLAGS.score_every else []

@@ -258,7 +258,7 @@ class AdaptiveProbability:
         signs = self.signs + sign_mean
         count = self.count + 1
         adjust = count >= self.interval
-        step = global_batch_size * self.interval / self.speed_images
+        step = tf.cast(global_batch_size, tf.float32) * self.interval / self.speed_images
         moved = tf.clip_by_value(
             self.p + tf.sign(signs / tf.cast(count, tf.float32) - self.target) * step, 0.0, 1.0)
         self.p.assign(tf.where(adjust, moved, self.p))

@@ -209,6 +209,15 @@ class OutputConfig:
     resume: bool = _field(
         True,
         'Continue from RUN/checkpoints when it holds a checkpoint.')
+    export_formats: Tuple[str, ...] = _field(
+        ('saved_model',),
+        'The generator\'s formats at the end: saved_model (RUN/generator/, always written), '
+        'tflite (RUN/generator.tflite, LiteRT), onnx (RUN/generator.onnx); each portable one '
+        'with RUN/generator.info.json. `python -m keras_gan.convert` converts a finished run.')
+    export_quantize: Tuple[str, ...] = _field(
+        ('none',),
+        'Quantizations of each portable format: none, float16, dynamic_int8 (int8 weights), '
+        'int8 (full integer); RUN/generator.QUANTIZATION.tflite beside the float32 one.')
     curve_smoothing: int = _field(
         0,
         'Hanning window (steps) of the smoothed lines in the loss-curve PNG; 0: 1% of the '

@@ -27,15 +27,12 @@ class ExponentialMovingAverage:
 
     BatchNorm's moving statistics are averaged the same way; integer state (the
     replica-aware Dropout's call counter) is copied. Create the copy inside `strategy.scope()`
-    and call `update` in cross-replica context, after G's update.
+    and call `update` in cross-replica context, after G's update. `TrainingOptions` checks
+    the decay and the warm-up.
     """
 
     def __init__(self, model: keras.Model, average: keras.Model, decay: float,
                  warmup: float = 10.0):
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
-        if warmup < 2.0:
-            raise ValueError(f"EMA warm-up must be at least 2, got {warmup}")
         self.decay = decay
         self.warmup = warmup
         self.model = average

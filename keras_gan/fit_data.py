@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gan import inputs
-from keras_gan.data import LabelledImages
+from keras_gan.data import ImageFiles, LabelledImages
 from keras_gan.errors import KerasGanError
 
 
@@ -33,14 +33,14 @@ class FitData:
 
     @classmethod
     def of(cls, x, y, batch_size, seed: int, example_shape: Tuple[int, ...], num_classes: int,
-           argument: str = "x") -> "FitData":
-        """`x` (and `y`, `batch_size`) checked against D's input shape and G's classes; errors
-        name the argument (`x`, `validation_data`)."""
+           argument: str = "x", value_range: Tuple[float, float] = (-1.0, 1.0)) -> "FitData":
+        """`x` (and `y`, `batch_size`) checked against D's input shape, G's classes and value
+        range; errors name the argument (`x`, `validation_data`)."""
         if isinstance(x, tf.data.Dataset):
             if y is not None or batch_size is not None:
                 raise KerasGanError(f"y, batch_size: a tf.data.Dataset ({argument}) brings its "
                                     f"own labels and batches; expected neither")
-            return cls._from_dataset(x, example_shape, num_classes, argument)
+            return cls._from_dataset(x, example_shape, num_classes, argument, value_range)
         if isinstance(x, LabelledImages):
             data = x
         elif isinstance(x, np.ndarray) or hasattr(x, "__array__"):
@@ -48,6 +48,8 @@ class FitData:
         else:
             raise KerasGanError(f"{argument}: expected a batched tf.data.Dataset, NumPy examples "
                                 f"or LabelledImages, not {type(x).__name__}")
+        if not isinstance(data.images, ImageFiles):
+            check_value_range(data.images, value_range, argument)
         return cls._from_examples(data, 32 if batch_size is None else batch_size, seed,
                                   example_shape, num_classes, argument)
 
@@ -83,7 +85,7 @@ class FitData:
 
     @classmethod
     def _from_dataset(cls, dataset: tf.data.Dataset, example_shape, num_classes: int,
-                      argument: str) -> "FitData":
+                      argument: str, value_range: Tuple[float, float]) -> "FitData":
         spec = dataset.element_spec
         labelled = isinstance(spec, tuple)
         if labelled and len(spec) != 2:
@@ -105,7 +107,9 @@ class FitData:
         first = next(iter(dataset.take(1)), None)
         if first is None:
             raise KerasGanError(f"{argument}: the dataset is empty")
-        batch = int(example_spec.shape[0] or (first[0] if labelled else first).shape[0])
+        examples = first[0] if labelled else first
+        check_value_range(np.asarray(examples), value_range, f"{argument}'s first batch")
+        batch = int(example_spec.shape[0] or examples.shape[0])
         if num_classes:
             check_labels(np.asarray(first[1]), num_classes, f"{argument}'s labels")
 
@@ -122,10 +126,49 @@ class FitData:
         return cls(lambda start: full.repeat().skip(start), lambda: full, batch, known)
 
 
+def steps_per_epoch(batches: int | None, batch_size: int, d_steps: int, accumulate_steps: int,
+                    given: int | None = None) -> int:
+    """G steps per epoch: `given`, or the data's batches over the batches one step takes
+    (d_steps x accumulate_steps); one error, for `fit` and the programs, when that makes none."""
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+            raise KerasGanError(f"steps_per_epoch={given}: expected a positive integer")
+        return given
+    if batches is None:
+        raise KerasGanError("steps_per_epoch: required for a dataset of unknown or infinite "
+                            "length; expected a positive integer")
+    steps = batches // (d_steps * accumulate_steps)
+    if steps < 1:
+        raise KerasGanError(f"batch_size={batch_size} x d_steps={d_steps} x accumulate_steps="
+                            f"{accumulate_steps}: more than the data holds ({batches} batches "
+                            f"of {batch_size})")
+    return steps
+
+
 def check_example_shape(shape: Tuple[int, ...], wanted: Tuple[int, ...], argument: str) -> None:
     if tuple(shape) != tuple(wanted):
         raise KerasGanError(f"{argument}: examples of shape {tuple(shape)}; expected D's input "
                             f"shape {tuple(wanted)} (G's output shape)")
+
+
+def check_value_range(examples: np.ndarray, value_range: Tuple[float, float],
+                      argument: str) -> None:
+    """Float images must lie in G's range (uint8 ones are scaled to it): 0-255 floats, as
+    `keras.utils.image_dataset_from_directory` gives, would otherwise train silently as if
+    they were in it. A margin of a tenth of the range allows for interpolation overshoot.
+    Vectors (tabular data, points) may lie anywhere: their G need not be bounded."""
+    if (examples.dtype == np.uint8 or not np.issubdtype(examples.dtype, np.floating)
+            or examples.ndim < 4):
+        return
+    low, high = value_range
+    margin = 0.1 * (high - low)
+    smallest, largest = float(np.min(examples)), float(np.max(examples))
+    if smallest < low - margin or largest > high + margin:
+        raise KerasGanError(
+            f"{argument}: float images in [{smallest:g}, {largest:g}]; expected G's value_range "
+            f"[{low:g}, {high:g}]: pass uint8 images (scaled for you) or rescale the floats, "
+            f"e.g. with keras.layers.Rescaling({(high - low) / 255:g}, offset={low:g}) for "
+            f"0-255 floats")
 
 
 def check_labels(labels: np.ndarray, num_classes: int, argument: str) -> None:

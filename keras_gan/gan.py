@@ -10,33 +10,45 @@
 GAN keeps `keras.Model`'s contract: `save` / `load_model`, `save_weights`, `get_config`, every
 Keras callback (the two optimisers are `g_optimizer` and `d_optimizer`, and `optimizer` hands
 both to the learning-rate callbacks), `evaluate` and `fit(validation_data=...)`. Its weights are
-G's, D's, the average of G's (when kept), the step counter and a conditional G's class prior.
+G's, D's, the average of G's, the step counter, the loss scales, ADA's p and a conditional G's
+class prior: all of them exist whatever `compile` was given, so any saved GAN loads into any
+other of the same models.
 
-`fit` is the library's own loop rather than Keras's `train_step`: a step is two updates, with D
-frozen by toggling `trainable` for G's, which must happen outside `strategy.run`
-(MirroredStrategy traces replicas in parallel threads), and many steps are fused into one
-`tf.function` call with the noise drawn from the step's index, so a resumed run continues exactly;
-callbacks still see every step (docs/api.md).
+`train_step(data)` is the one training step, as in Keras: a subclass overrides it, or the
+public pieces it calls (`noise`, `generate`, `discriminator_loss`, `generator_loss`,
+`gradient_penalty`), to change what `fit` trains (docs/customizing.md). Unlike Keras's, it runs
+in cross-replica context, because D is frozen for G's update by toggling `trainable`, which
+must happen outside `strategy.run` (MirroredStrategy traces replicas in threads); its updates
+run each replica's work through `strategy.run`. `fit` fuses `steps_per_execution` steps into
+one `tf.function` call, and callbacks still see every step.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import tempfile
+import types
 from typing import Sequence, Tuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_gan import inputs, models
+from keras_gan import fit_data, inputs, models
+from keras_gan.augment import AdaptiveProbability
+from keras_gan.callbacks.step import RestorersFirst, restores_state, step_boundary
+from keras_gan.ema import ExponentialMovingAverage, average_copy
 from keras_gan.errors import KerasGanError
 from keras_gan.fit_data import FitData, check_labels
+from keras_gan.loss_scale import DynamicLossScale
 from keras_gan.options import TrainingOptions
-from keras_gan.step import EvaluationStep, TrainingState, TrainStep, check_finite
+from keras_gan.step import EvaluationStep, FusedSteps, unfrozen_variables
+from keras_gan.training_step import TrainingStep
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
-class GAN(keras.Model):
+class GAN(TrainingStep, keras.Model):
     """A generator G and a discriminator D trained against each other.
 
     generator: a built Keras model z -> x (or (z, label) -> x for a class-conditional G); the
@@ -63,24 +75,36 @@ class GAN(keras.Model):
             raise KerasGanError(f"noise={noise}: expected one of {', '.join(inputs.NOISE_PRIORS)}")
         self.generator = models.called_as_built(generator)
         self.discriminator = models.called_as_built(discriminator)
-        self.noise, self._range = noise, (low, high)
+        self.noise_prior, self._range = noise, (low, high)
         self.z_dim = int(generator.inputs[0].shape[-1])
         self.num_classes = _class_count(generator, num_classes)
-        self.step = self.add_weight(shape=(), dtype="int64", initializer="zeros",
-                                    trainable=False, name="step",
-                                    aggregation="only_first_replica")
+        # Every variable exists from here on, whatever compile is given, so saved weights load
+        # into any GAN of the same models; the order of the GAN's own ones is the file's.
+        self.step = self._state_variable("step", "int64")
         self._class_prior = (self.add_weight(
             shape=(self.num_classes,), initializer=keras.initializers.Constant(
                 1.0 / self.num_classes), trainable=False, name="class_prior")
             if self.num_classes else None)
+        defaults = TrainingOptions()
+        self.g_loss_scale, self.d_loss_scale = (
+            DynamicLossScale.create(self, net, defaults.loss_scale,
+                                    defaults.loss_scale_growth_interval)
+            for net in ("g_loss_scale", "d_loss_scale"))
+        self.augment_probability = AdaptiveProbability.create(
+            self, defaults.ada_target, defaults.ada_interval, defaults.ada_speed_images)
+        self._averaged = self._state_variable("generator_ema_active", "int64")
+        self.generator_ema = average_copy(self.generator)
+        self.combined = models.build_combined(self.generator, self.discriminator)
         self.options: TrainingOptions | None = None
         self.g_optimizer = self.d_optimizer = None
-        self.generator_ema = None
-        self.g_loss_scale = self.d_loss_scale = None
-        self.augment_probability = None
-        self._steps = {}
-        self._checkpoint = None
+        self._fused = {}
+        self.noise_seed, self._replica_functions = 0, {}
         self.built = True  # G and D come built; Keras's save_weights() asks
+
+    def _state_variable(self, name: str, dtype: str):
+        # Every replica computes the same update, so the first replica's value is everyone's.
+        return self.add_weight(shape=(), dtype=dtype, initializer="zeros", trainable=False,
+                               name=name, aggregation="only_first_replica")
 
     @property
     def value_range(self) -> Tuple[float, float]:
@@ -98,9 +122,26 @@ class GAN(keras.Model):
             return np.zeros(0)
         return self._class_prior.numpy().astype(np.float64)
 
+    @property
+    def averaging(self) -> bool:
+        """Whether `generator_ema` holds an average of G's weights (compiled with
+        `g_ema_decay`, or loaded from a GAN that was); saved with the weights."""
+        return bool(self._averaged.numpy())
+
     def call(self, inputs, training=False):
         """G: z (or [z, labels]) to examples."""
         return self.generator(inputs, training=training)
+
+    def load_own_variables(self, store):
+        """Also takes files written before the loss scales and ADA's p always existed: they hold
+        the first of the GAN's own variables (the step, the class prior), and the rest keep
+        their fresh values."""
+        own = self._trainable_variables + self._non_trainable_variables
+        if 0 < len(store.keys()) < len(own):
+            for i in range(len(store.keys())):
+                own[i].assign(store[f"{i}"])
+            return
+        super().load_own_variables(store)
 
     # ----- Keras's serialisation -----------------------------------------------------------
 
@@ -108,7 +149,7 @@ class GAN(keras.Model):
         return {"name": self.name, "trainable": self.trainable,
                 "generator": keras.saving.serialize_keras_object(self.generator),
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-                "value_range": list(self.value_range), "noise": self.noise,
+                "value_range": list(self.value_range), "noise": self.noise_prior,
                 "num_classes": self.num_classes or None}
 
     @classmethod
@@ -129,29 +170,24 @@ class GAN(keras.Model):
     def compile_from_config(self, config):
         self.compile(keras.saving.deserialize_keras_object(config["g_optimizer"]),
                      keras.saving.deserialize_keras_object(config["d_optimizer"]),
-                     **TrainingOptions.from_config(config["options"]).__dict__)
+                     TrainingOptions.from_config(config["options"]))
 
     # ----- compile ---------------------------------------------------------------------------
 
     def compile(self, g_optimizer: keras.Optimizer | None = None,
-                d_optimizer: keras.Optimizer | None = None, **options) -> "GAN":
+                d_optimizer: keras.Optimizer | None = None,
+                options: TrainingOptions | None = None, **keywords) -> "GAN":
         """Chooses how training runs; returns the model, so calls chain.
 
         g_optimizer, d_optimizer: default Adam(2e-4, beta_1=0.5) each (DCGAN's), with
             TensorFlow's fused update kernel (`keras_gan.optimizers.FusedAdam`).
-        options: the fields of `keras_gan.options.TrainingOptions` (objective, penalty, EMA of
-            G, label smoothing, D steps, order, top-k, loss scale, steps_per_execution, ...),
-            each documented there and in docs/api.md.
+        options, keywords: a `keras_gan.options.TrainingOptions`, or its fields as keywords
+            (objective, penalty, EMA of G, label smoothing, D steps, order, top-k, loss scale,
+            steps_per_execution, jit_compile, ...), each documented there and in docs/api.md.
         """
         from keras_gan.optimizers import FusedAdam, OptimizerPair
 
-        known = {field.name for field in dataclasses.fields(TrainingOptions)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise KerasGanError(f"compile: unknown option(s) {', '.join(unknown)}; expected "
-                                f"keras_gan.options.TrainingOptions fields: "
-                                f"{', '.join(sorted(known))}")
-        options = TrainingOptions(**options)
+        options = _training_options(options, keywords)
         for name, optimizer in (("g_optimizer", g_optimizer), ("d_optimizer", d_optimizer)):
             if optimizer is not None and not isinstance(optimizer, keras.Optimizer):
                 raise KerasGanError(f"{name}: expected a keras.Optimizer, not "
@@ -160,7 +196,17 @@ class GAN(keras.Model):
             raise KerasGanError("g_optimizer and d_optimizer: expected two optimisers, one for "
                                 "each model, not the same one twice")
         float16 = keras.mixed_precision.global_policy().compute_dtype == "float16"
-        loss_scaled = float16 and options.loss_scale > 0
+        self.loss_scaled = float16 and options.loss_scale > 0
+        for optimizer in (g_optimizer, d_optimizer):
+            if self.loss_scaled and optimizer is not None and not hasattr(optimizer,
+                                                                          "_fused_step"):
+                raise KerasGanError("loss_scale: dynamic loss scaling (mixed_float16) needs the "
+                                    "fused optimisers (keras_gan.optimizers.FusedAdam, "
+                                    "FusedMomentumSGD); or loss_scale=0")
+        # Keras's own attributes (steps_per_execution, jit_compile, ...) agree with the options;
+        # the optimiser pair is set below.
+        super().compile(optimizer=None, steps_per_execution=options.steps_per_execution,
+                        jit_compile=options.jit_compile)
         with self.distribute_strategy.scope():
             g_optimizer = g_optimizer or FusedAdam(2e-4, beta_1=0.5, name="g_adam")
             d_optimizer = d_optimizer or FusedAdam(2e-4, beta_1=0.5, name="d_adam")
@@ -171,67 +217,70 @@ class GAN(keras.Model):
             # there (keras-team/keras#23085), and a loaded model fills them.
             g_optimizer.build(self.generator.trainable_variables)
             d_optimizer.build(self.discriminator.trainable_variables)
-            if options.g_ema_decay and self.generator_ema is None:
-                from keras_gan.ema import average_copy
-
-                self.generator_ema = average_copy(self.generator)
-            elif not options.g_ema_decay:
-                self.generator_ema = None
-            if loss_scaled and self.g_loss_scale is None:
-                from keras_gan.loss_scale import DynamicLossScale
-
-                self.g_loss_scale, self.d_loss_scale = (
-                    DynamicLossScale.create(self, net, options.loss_scale,
-                                            options.loss_scale_growth_interval)
-                    for net in ("g_loss_scale", "d_loss_scale"))
-        if not loss_scaled:
-            self.g_loss_scale = self.d_loss_scale = None
-        if options.adaptive_augmentation:
-            from keras_gan.augment import AdaptiveProbability
-
-            if self.augment_probability is None:
-                with self.distribute_strategy.scope():
-                    self.augment_probability = AdaptiveProbability.create(
-                        self, options.ada_target, options.ada_interval, options.ada_speed_images)
-            else:  # a recompile keeps p and takes the new settings
-                probability = self.augment_probability
-                probability.target, probability.interval = options.ada_target, options.ada_interval
-                probability.speed_images = options.ada_speed_images
         for optimizer in (g_optimizer, d_optimizer):
-            if loss_scaled and not hasattr(optimizer, "_fused_step"):
-                raise KerasGanError("loss_scale: dynamic loss scaling (mixed_float16) needs the "
-                                    "fused optimisers (keras_gan.optimizers.FusedAdam, "
-                                    "FusedMomentumSGD); or loss_scale=0")
-            optimizer.skip_non_finite = loss_scaled
+            optimizer.skip_non_finite = self.loss_scaled
+        if int(self.step.numpy()) == 0:  # a fresh GAN starts its loss scales at the option's
+            for scale in (self.g_loss_scale, self.d_loss_scale):
+                scale.reset(options.loss_scale, options.loss_scale_growth_interval)
+        for scale in (self.g_loss_scale, self.d_loss_scale):
+            scale.growth_interval = options.loss_scale_growth_interval
+        probability = self.augment_probability
+        probability.target, probability.interval = options.ada_target, options.ada_interval
+        probability.speed_images = options.ada_speed_images
         self.options = options
+        self._top_k_decay = options.g_top_k_decay  # per step, for epochs of one step (fit's set)
+        self.objective = options.make_objective()
+        self.penalty = options.make_penalty()
+        self.augmentation = options.make_augmentation()
+        self.adaptive = self.augmentation is not None and self.augmentation.adaptive
+        self._average = (ExponentialMovingAverage(self.generator, self.generator_ema,
+                                                  options.g_ema_decay, options.g_ema_warmup)
+                         if options.g_ema_decay else None)
+        self._start_average()
+        # Explicit variable lists, taken while both models are trainable: toggling `trainable`
+        # later must not change what each optimiser updates.
+        # (held outside Keras's tracking, which would count them as the GAN's own variables)
+        self._updated = types.SimpleNamespace(
+            g=list(self.generator.trainable_variables),
+            d=unfrozen_variables(self.discriminator, options.freeze_d_layers))
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.optimizer = OptimizerPair(g_optimizer, d_optimizer, self.step)
-        self._steps, self._checkpoint = {}, None
-        self.compiled = True
+        self._fused = {}
         return self
 
-    @property
-    def state(self) -> TrainingState:
-        """What a training step reads and updates."""
-        self._require_compiled("state")
-        return TrainingState(self.generator, self.discriminator, self.g_optimizer,
-                             self.d_optimizer, self.step, self.generator_ema,
-                             self.g_loss_scale, self.d_loss_scale, self.augment_probability)
+    def _start_average(self) -> None:
+        """G's average starts at G when training with one begins and none was kept (a fresh
+        GAN, or weights loaded from a GAN trained without it); without one it is not kept."""
+        if self._average is None:
+            self._averaged.assign(0)
+        elif not self.averaging:
+            self.restart_average()
+
+    def restart_average(self) -> None:
+        """Sets G's average to G's weights (when one is kept): where a restored state had no
+        average to start from."""
+        if self._average is not None:
+            self._average.copy_from_model()
+            self._averaged.assign(1)
 
     @property
     def metric_names(self) -> Tuple[str, ...]:
-        """What every step logs: d_loss, g_loss, the objective's values, the penalty's, ADA's."""
+        """What the built-in step logs: d_loss, g_loss, the objective's values, the penalty's,
+        and with adaptive augmentation r_t (`d_real_sign`) and p (`augment_p`)."""
         self._require_compiled("metric_names")
-        return TrainStep.names_for(self.options)
+        names = self.objective.metric_names + (("penalty",) if self.penalty else ())
+        return names + (("d_real_sign", "augment_p") if self.adaptive else ())
 
-    def train_step_for(self, global_batch_size: int, steps_per_epoch: int = 1) -> TrainStep:
-        """The fused step for global batches of this size (built once per size: the traced
-        step depends on it)."""
-        key = (global_batch_size, steps_per_epoch)
-        if key not in self._steps:
-            self._steps[key] = TrainStep(self.state, self.options, self.distribute_strategy,
-                                         global_batch_size, steps_per_epoch)
-        return self._steps[key]
+    def fused_steps(self, global_batch_size: int, steps_per_epoch: int = 1,
+                    seed: int = 0) -> FusedSteps:
+        """The `tf.function` that runs `train_step` up to `steps_per_execution` times per call,
+        for global batches of this size (built once per size, epoch length and seed: the traced
+        step depends on them)."""
+        self._require_compiled("fused_steps")
+        key = (global_batch_size, steps_per_epoch, seed)
+        if key not in self._fused:
+            self._fused[key] = FusedSteps(self, global_batch_size, steps_per_epoch, seed)
+        return self._fused[key]
 
     # ----- fit -------------------------------------------------------------------------------
 
@@ -277,47 +326,44 @@ class GAN(keras.Model):
         validation = (None if validation_data is None else
                       self._validation(validation_data, validation_batch_size or batch_size, seed))
         per_step = self.options.elements_per_step
-        per_epoch = steps_per_epoch or (data.batches_per_epoch // per_step
-                                        if data.batches_per_epoch else None)
-        if not per_epoch or per_epoch < 1:
-            raise KerasGanError(
-                f"steps_per_epoch={steps_per_epoch}: expected a positive integer (the dataset's "
-                f"length is {'unknown' if data.batches_per_epoch is None else 'too short'}: "
-                f"{data.batches_per_epoch} batches for d_steps={self.options.d_steps} x "
-                f"accumulate_steps={self.options.accumulate_steps})")
-        train_step = self.train_step_for(data.global_batch_size, per_epoch)
-        callbacks = sorted(callbacks or [], key=_restores_state)
-        callback_list = _RestorersFirstCallbackList(
+        per_epoch = fit_data.steps_per_epoch(data.batches_per_epoch, data.global_batch_size,
+                                             self.options.d_steps, self.options.accumulate_steps,
+                                             steps_per_epoch)
+        fused = self.fused_steps(data.global_batch_size, per_epoch, seed)
+        callbacks = sorted(callbacks or [], key=restores_state)
+        callback_list = RestorersFirst(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
             verbose=1 if verbose == "auto" else verbose, epochs=epochs, steps=per_epoch)
         self.stop_training = False
         callback_list.on_train_begin()
+        self._start_average()  # after the callbacks that restore weights
         step = int(self.step.numpy())  # after the callbacks that restore it
         total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
-        iterator = iter(self._distribute(data, seed, step * per_step))
-        boundaries = [every for every in map(_boundary, callbacks) if every]
+        iterator = iter(self._distribute(data, step * per_step))
+        boundaries = [every for every in map(step_boundary, callbacks) if every]
         logs, sums, count = {}, {}, 0
-        names = train_step.metric_names
         while step < total and not self.stop_training:
             epoch, position = divmod(step, per_epoch)
             if position == 0 or not logs:
                 callback_list.on_epoch_begin(epoch)
-                sums, count = dict.fromkeys(names, 0.0), 0
+                sums, count = {}, 0
             n = min(self.options.steps_per_execution, total - step, per_epoch - position,
                     *(every - step % every for every in boundaries))
-            history = train_step(iterator, n)
-            check_finite(history, step, names)
+            callback_list.on_train_batch_begin(position)
+            history = fused(iterator, n)
             for i in range(n):
-                logs = {name: float(history[name][i]) for name in names}
+                if i:  # each step's hooks in turn, as Keras calls them
+                    callback_list.on_train_batch_begin(position + i)
+                logs = {name: float(values[i]) for name, values in history.items()}
                 callback_list.on_train_batch_end(position + i, logs)
-            for name in names:
-                sums[name] += float(np.sum(history[name]))
+            for name, values in history.items():
+                sums[name] = sums.get(name, 0.0) + float(np.sum(values))
             step, count = step + n, count + n
             if step % per_epoch == 0:
                 epoch_logs = {name: sums[name] / count for name in sums}
                 if validation is not None and (epoch + 1) % validation_freq == 0:
                     callback_list.on_test_begin()
-                    values = self._evaluate(validation, validation_steps, seed)
+                    values = self._evaluate(validation, validation_steps, seed, callback_list)
                     callback_list.on_test_end(values)
                     epoch_logs.update({f"val_{k}": v for k, v in values.items()})
                 callback_list.on_epoch_end(epoch, epoch_logs)
@@ -348,30 +394,47 @@ class GAN(keras.Model):
     def evaluation_names(self) -> Tuple[str, ...]:
         """What `evaluate` returns: d_loss, g_loss and D's outputs (as the objective logs them)."""
         self._require_compiled("evaluation_names")
-        return EvaluationStep.names_for(self.options)
+        return ("d_loss", "g_loss", *self.objective.summary_names)
 
     def _evaluate(self, data: FitData, steps: int | None, seed: int, callback_list=None) -> dict:
-        key = ("evaluation", data.global_batch_size)
-        if key not in self._steps:
-            self._steps[key] = EvaluationStep(self.state, self.options, self.distribute_strategy,
-                                              data.global_batch_size)
-        evaluation = self._steps[key]
-        spec = self._stream_spec(data, seed)
+        key = ("evaluation", data.global_batch_size, seed)
+        if key not in self._fused:
+            self._fused[key] = EvaluationStep(self, seed)
         dataset = self.distribute_strategy.distribute_datasets_from_function(
             lambda context: inputs.training_elements(
-                data.one_pass().take(-1 if steps is None else steps), spec, 0, context,
-                data.prepare))
-        totals, batches = evaluation.run(dataset, callback_list)
+                data.one_pass().take(-1 if steps is None else steps), self._stream_spec(data),
+                context, data.prepare))
+        totals, batches = self._fused[key].run(dataset, callback_list)
         if not batches:
             raise KerasGanError("x: no full batch to evaluate (fewer examples than batch_size)")
         return {name: totals[name] / (batches * data.global_batch_size) for name in totals}
+
+    # ----- Keras's single-batch methods -------------------------------------------------------
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict: bool = False):
+        """One training step on the examples `x` (and labels `y`), as `fit` runs it; the
+        step's logs (a list in `metric_names` order, or a dict)."""
+        self._require_compiled("train_on_batch")
+        _refuse_unsupported(class_weight=class_weight, sample_weight=sample_weight)
+        data = self._data(x, y, None if isinstance(x, tf.data.Dataset) else len(x), 0)
+        self._start_average()
+        start = int(self.step.numpy()) * self.options.elements_per_step
+        history = self.fused_steps(data.global_batch_size)(iter(self._distribute(data, start)), 1)
+        logs = {name: float(values[0]) for name, values in history.items()}
+        return logs if return_dict else list(logs.values())
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        """`evaluate` on the one batch `x` (and labels `y`)."""
+        return self.evaluate(x, y, batch_size=None if isinstance(x, tf.data.Dataset) else len(x),
+                             verbose=0, sample_weight=sample_weight, return_dict=return_dict)
 
     # ----- data ------------------------------------------------------------------------------
 
     def _data(self, x, y, batch_size, seed, argument: str = "x", training: bool = True
               ) -> FitData:
         data = FitData.of(x, y, batch_size, seed, tuple(self.discriminator.inputs[0].shape[1:]),
-                          self.num_classes, argument)
+                          self.num_classes, argument, self.value_range)
         if training and data.class_frequencies is not None:
             self._class_prior.assign(data.class_frequencies.astype(np.float32))
         return data
@@ -388,130 +451,41 @@ class GAN(keras.Model):
             batch_size = None
         return self._data(x, y, batch_size, seed, argument="validation_data", training=False)
 
-    def _stream_spec(self, data: FitData, seed: int) -> inputs.StreamSpec:
-        return inputs.StreamSpec(data.global_batch_size, self.z_dim, self.noise,
-                                 self.value_range, self.options.real_label, seed,
-                                 self.conditional,
-                                 augment=self.options.make_augmentation() is not None)
+    def _stream_spec(self, data: FitData) -> inputs.StreamSpec:
+        return inputs.StreamSpec(data.global_batch_size, self.value_range, self.conditional)
 
-    def _distribute(self, data: FitData, seed: int, start_index: int):
-        """The distributed training elements from element `start_index` on."""
-        spec = self._stream_spec(data, seed)
+    def _distribute(self, data: FitData, start_index: int):
+        """The distributed batches `train_step` takes, from global batch `start_index` on."""
+        spec = self._stream_spec(data)
         return self.distribute_strategy.distribute_datasets_from_function(
-            lambda context: inputs.training_elements(data.batches(start_index), spec, start_index,
-                                                     context, data.prepare))
+            lambda context: inputs.training_elements(data.batches(start_index), spec, context,
+                                                     data.prepare))
 
     def training_elements(self, x, y=None, batch_size: int | None = None, seed: int = 0
-                          ) -> Tuple[TrainStep, object]:
-        """The step `fit` would train `x` with and an iterator over the distributed elements it
-        would feed it from the current step on (benchmarks, profiling)."""
+                          ) -> Tuple[FusedSteps, object]:
+        """The fused steps `fit` would train `x` with and an iterator over the distributed
+        batches it would feed them from the current step on (benchmarks, profiling)."""
         self._require_compiled("training_elements")
         data = self._data(x, y, batch_size, seed)
         per_step = self.options.elements_per_step
-        train_step = self.train_step_for(data.global_batch_size,
-                                         max(1, (data.batches_per_epoch or 1) // per_step))
+        fused = self.fused_steps(data.global_batch_size, fit_data.steps_per_epoch(
+            data.batches_per_epoch, data.global_batch_size, self.options.d_steps,
+            self.options.accumulate_steps), seed)
+        self._start_average()
         start = int(self.step.numpy()) * per_step
-        return train_step, iter(self._distribute(data, seed, start))
+        return fused, iter(self._distribute(data, start))
 
     def _require_compiled(self, what: str) -> None:
         if self.options is None:
             raise KerasGanError(f"GAN.{what}: call compile() first (compile() with no arguments "
                                 f"takes the paper's objective and DCGAN's Adam settings)")
 
-    # ----- checkpoints of a run directory ----------------------------------------------------
-
-    # Entries a checkpoint may lack (written before the feature existed, or with it off); they
-    # keep their fresh values, and the average of G starts at the restored G.
-    _OPTIONAL = ("generator_ema", "g_loss_scale", "d_loss_scale", "augment_probability")
-
-    def _checkpointed(self) -> dict:
-        self._require_compiled("checkpoint")
-        tracked = dict(generator=self.generator, discriminator=self.discriminator,
-                       g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
-                       step=self.step)
-        if self.generator_ema is not None:
-            tracked["generator_ema"] = self.generator_ema
-        if self.g_loss_scale is not None:
-            tracked["g_loss_scale"] = self.g_loss_scale.checkpointable()
-            tracked["d_loss_scale"] = self.d_loss_scale.checkpointable()
-        if self.augment_probability is not None:
-            tracked["augment_probability"] = self.augment_probability.checkpointable()
-        return tracked
-
-    def checkpoint(self) -> tf.train.Checkpoint:
-        """A `tf.train.Checkpoint` of everything training needs (the run directory's format)."""
-        if self._checkpoint is None:
-            self._checkpoint = tf.train.Checkpoint(**self._checkpointed())
-        return self._checkpoint
-
-    def restore_checkpoint(self, path: str) -> None:
-        """Restores a `checkpoint()` written at `path`, also one without the optional entries."""
-        tracked, checkpoint = self._checkpointed(), self.checkpoint()
-        reader = tf.train.load_checkpoint(path)
-        saved = _saved_entries(reader)
-        present = {k: v for k, v in tracked.items() if k in saved or k not in self._OPTIONAL}
-        if len(present) == len(tracked):
-            checkpoint.restore(path).assert_existing_objects_matched()
-            return
-        tf.train.Checkpoint(**present).restore(path).assert_existing_objects_matched()
-        checkpoint.save_counter.assign(
-            reader.get_tensor("save_counter/.ATTRIBUTES/VARIABLE_VALUE"))
-        self._average_from_g_unless("generator_ema" in saved)
-
-    def _average_from_g_unless(self, restored: bool) -> None:
-        """Starts G's average at G when a checkpoint had none to restore."""
-        if self.generator_ema is not None and not restored:
-            self.generator_ema.set_weights(self.generator.get_weights())
-
-    # ----- starting from a trained GAN --------------------------------------------------------
-
-    def initialize_from(self, source) -> None:
-        """Starts G, D and G's average from a trained GAN's (fine-tuning): another `GAN`, a
-        saved `.keras` file or a run directory (its newest checkpoint). The optimisers, the step
-        and ADA's p stay fresh; a shape that does not fit fails naming both."""
-        self._require_compiled("initialize_from")
-        if isinstance(source, str) and os.path.isdir(source):
-            self._initialize_from_run(source)
-            return
-        if isinstance(source, str):
-            if not os.path.isfile(source):
-                raise KerasGanError(f"init_from={source}: neither a run directory nor a saved "
-                                    f".keras file")
-            source = keras.saving.load_model(source)
-        if not isinstance(source, GAN):
-            raise KerasGanError(f"init_from: expected a GAN, a .keras file or a run directory, "
-                                f"not {type(source).__name__}")
-        pairs = [(self.generator, source.generator), (self.discriminator, source.discriminator)]
-        if self.generator_ema is not None:
-            pairs.append((self.generator_ema, source.sampling_generator))
-        for mine, theirs in pairs:
-            _copy_weights(theirs, mine)
-
-    def _initialize_from_run(self, run_dir: str) -> None:
-        """The run directory's newest checkpoint that restores into G, D (and G's average);
-        one that does not fit is reported and an older one tried, as when resuming."""
-        from keras_gan import run_directory
-
-        directory = os.path.join(run_dir, "checkpoints")
-        if run_directory.restore_newest(directory, self._restore_networks,
-                                        flag=f"init_from={run_dir}") is None:
-            raise KerasGanError(f"init_from={run_dir}: no checkpoint in {directory}")
-
-    def _restore_networks(self, path: str) -> None:
-        """G, D and G's average from the checkpoint at `path`, the rest of it left."""
-        saved = _saved_entries(tf.train.load_checkpoint(path))
-        parts = {"generator": self.generator, "discriminator": self.discriminator}
-        if self.generator_ema is not None and "generator_ema" in saved:
-            parts["generator_ema"] = self.generator_ema
-        tf.train.Checkpoint(**parts).restore(path).expect_partial()
-        self._average_from_g_unless("generator_ema" in saved)
-
     # ----- using the trained G ---------------------------------------------------------------
 
     @property
     def sampling_generator(self) -> keras.Model:
         """The G that samples, grids and exports use: the average of G's weights when kept."""
-        return self.generator_ema if self.generator_ema is not None else self.generator
+        return self.generator_ema if self.averaging else self.generator
 
     def sample(self, count: int, labels=None, seed: int | None = None,
                batch_size: int = 1000) -> np.ndarray:
@@ -522,7 +496,7 @@ class GAN(keras.Model):
             raise KerasGanError(f"count={count}: expected a positive integer")
         rng = np.random.default_rng(seed)
         z_seed = tf.constant(rng.integers(0, 2 ** 31, size=2), tf.int64)
-        z = inputs.sample_noise([count, self.z_dim], self.noise, z_seed).numpy()
+        z = inputs.sample_noise([count, self.z_dim], self.noise_prior, z_seed).numpy()
         if self.conditional:
             prior = self.class_prior
             labels = (rng.choice(self.num_classes, count, p=prior / prior.sum())
@@ -537,63 +511,50 @@ class GAN(keras.Model):
                  for i in range(0, count, batch_size)]
         return np.concatenate([np.asarray(part, np.float32) for part in parts])
 
-    def export(self, filepath: str, generator: keras.Model | None = None) -> None:
-        """Writes G (its weight average when kept, or `generator`, e.g. a refined G) as a
-        SavedModel that serves with TensorFlow alone: endpoints serving_default(z[, label]),
-        sample(num, seed[, label]) and info() (docs/serving.md)."""
+    def export(self, filepath: str, generator: keras.Model | None = None,
+               format: str = "saved_model", quantize: str | None = None) -> None:
+        """Writes G (its weight average when kept, or `generator`, e.g. a refined G).
+
+        format: `saved_model`, a directory that serves with TensorFlow alone: endpoints
+            serving_default(z[, label]), sample(num, seed[, label]) and info(); `tflite`
+            (LiteRT) or `onnx`, a file holding serving_default, with a sidecar
+            `NAME.info.json` for info() (docs/serving.md).
+        quantize: for tflite and onnx: `float16`, `dynamic_int8` (int8 weights) or `int8`
+            (full integer, calibrated on z from the prior); default none.
+        """
+        from keras_gan import portable
         from keras_gan.export import export_generator
 
-        export_generator(generator or self.sampling_generator, filepath, self.noise,
-                         self.value_range, self.class_prior if self.conditional else None)
+        quantize = portable.check(format, quantize)
+        write = functools.partial(export_generator, noise=self.noise_prior,
+                                  value_range=self.value_range,
+                                  class_prior=self.class_prior if self.conditional else None)
+        if format == "saved_model":
+            write(generator or self.sampling_generator, path=filepath)
+            return
+        with tempfile.TemporaryDirectory() as scratch:
+            write(portable.float32_copy(generator or self.sampling_generator),
+                  path=os.path.join(scratch, "generator"))
+            portable.convert(os.path.join(scratch, "generator"), filepath, format, quantize)
 
 
-def _saved_entries(reader) -> set:
-    """The top-level names a checkpoint holds (generator, generator_ema, ...)."""
-    return {name.split("/")[0] for name in reader.get_variable_to_shape_map()}
-
-
-def _copy_weights(source: keras.Model, target: keras.Model) -> None:
-    """`source`'s weights into `target`, which must have the same shapes."""
-    theirs, mine = source.get_weights(), target.weights
-    shapes = [tuple(w.shape) for w in theirs], [tuple(w.shape) for w in mine]
-    if shapes[0] != shapes[1]:
-        first = next((i for i, (a, b) in enumerate(zip(*shapes)) if a != b),
-                     min(len(shapes[0]), len(shapes[1])))
-        shown = [s[first] if first < len(s) else "none" for s in shapes]
-        raise KerasGanError(f"init_from: {source.name}'s weights do not fit {target.name}: "
-                            f"{len(theirs)} weights against {len(mine)}, weight {first} "
-                            f"({mine[first].path if first < len(mine) else '-'}) of shape "
-                            f"{shown[0]} against {shown[1]}")
-    target.set_weights(theirs)
-
-
-def _restores_state(callback) -> bool:
-    """Callbacks whose `on_train_begin` may restore the model and that save its state."""
-    return (isinstance(callback, keras.callbacks.BackupAndRestore)
-            or getattr(callback, "restores_state", False))
-
-
-class _RestorersFirstCallbackList(keras.callbacks.CallbackList):
-    """Callbacks that restore state begin first, so the others see the restored step; on every
-    other hook they come last (`fit` puts them there), so the checkpoint of step N is written after
-    N's history row and grid: a kill between the two never loses a row on resume."""
-
-    def on_train_begin(self, logs=None):
-        ordered = self.callbacks
-        self.callbacks = sorted(ordered, key=lambda c: not _restores_state(c))
-        try:
-            super().on_train_begin(logs)
-        finally:
-            self.callbacks = ordered
-
-
-def _boundary(callback) -> int:
-    """The step multiples a fused call must not cross for `callback` to see the models exactly at
-    its step: keras_gan's `boundary`, or Keras's integer `save_freq` (0: none)."""
-    every = getattr(callback, "boundary", 0)
-    if not every and isinstance(getattr(callback, "save_freq", None), int):
-        every = callback.save_freq
-    return every if isinstance(every, int) and every > 0 else 0
+def _training_options(options, keywords) -> TrainingOptions:
+    """compile's options: a `TrainingOptions`, or its fields as keywords (not both)."""
+    if options is not None:
+        if not isinstance(options, TrainingOptions):
+            raise KerasGanError(f"compile: options is a {type(options).__name__}; expected a "
+                                f"keras_gan.options.TrainingOptions (or its fields as keywords)")
+        if keywords:
+            raise KerasGanError(f"compile: options and keywords ({', '.join(sorted(keywords))})"
+                                f"; expected one of them")
+        return options
+    known = {field.name for field in dataclasses.fields(TrainingOptions)}
+    unknown = sorted(set(keywords) - known)
+    if unknown:
+        raise KerasGanError(f"compile: unknown option(s) {', '.join(unknown)}; expected "
+                            f"keras_gan.options.TrainingOptions fields: "
+                            f"{', '.join(sorted(known))}")
+    return TrainingOptions(**keywords)
 
 
 def _refuse_unsupported(**arguments) -> None:

@@ -1,8 +1,9 @@
-"""The training input stream: real batches plus the noise and labels each step needs.
+"""The training input stream and the step's random draws.
 
-Everything random about a step (the data order, z, smoothed real labels) is a stateless function of
-(seed, element index). So a resumed run rebuilds exactly the stream the uninterrupted run saw, and a
-run split over replicas or workers sees the same global batch as a single-device run.
+Everything random about a step (the data order, z, smoothed real labels, the penalty's mixes,
+the augmentation's uniforms) is a stateless function of (seed, global batch index). So a resumed
+run rebuilds exactly what the uninterrupted run saw, and a run split over replicas or workers
+sees the same global batch as a single-device run.
 """
 from __future__ import annotations
 
@@ -19,27 +20,29 @@ NOISE_PRIORS = ("normal", "uniform")
 
 @dataclasses.dataclass(frozen=True)
 class StreamSpec:
-    """What one element of the training stream holds and how it is drawn."""
+    """What one element of the training stream holds: a replica's share of a global batch of
+    examples scaled to `value_range`, with its labels when `conditional`."""
 
     global_batch_size: int
-    z_dim: int = 100
-    noise: str = "normal"
     value_range: Tuple[float, float] = (-1.0, 1.0)
-    real_label: Tuple[float, float] = (1.0, 1.0)
-    seed: int = 0
-    conditional: bool = False  # elements carry the real batch's class labels
-    augment: bool = False  # elements carry uniforms for the augmentation of D's inputs
+    conditional: bool = False
 
 
 def sample_noise(shape, prior: str, seed) -> tf.Tensor:
     """z from the model's prior: N(0, 1), or the paper's uniform on [-sqrt 3, sqrt 3] (unit
     variance)."""
     if prior == "normal":
-        return tf.random.stateless_normal(shape, seed=seed)
+        return tf.random.stateless_normal(shape, seed=seed, alg="philox")
     if prior == "uniform":
         limit = float(np.sqrt(3.0))
-        return tf.random.stateless_uniform(shape, seed=seed, minval=-limit, maxval=limit)
+        return uniform(shape, seed, -limit, limit)
     raise ValueError(f"unknown noise prior {prior!r}; expected one of {NOISE_PRIORS}")
+
+
+def uniform(shape, seed, low=0.0, high=1.0) -> tf.Tensor:
+    """Stateless uniforms by one named algorithm (Philox, the CPU's default): an XLA-compiled
+    step would otherwise pick another and draw other numbers."""
+    return tf.random.stateless_uniform(shape, seed, low, high, alg="philox")
 
 
 def class_shares(prior, count: int) -> np.ndarray:
@@ -86,15 +89,11 @@ def example_batches(data: LabelledImages, global_batch_size: int, seed: int,
             .map(lambda ids: (tf.gather(all_rows, ids), tf.gather(all_labels, ids))))
 
 
-def training_elements(batches: tf.data.Dataset, spec: StreamSpec, start_index: int = 0,
+def training_elements(batches: tf.data.Dataset, spec: StreamSpec,
                       input_context: tf.distribute.InputContext | None = None,
                       prepare=None) -> tf.data.Dataset:
-    """Per-replica elements {real, real_labels, z_d, z_g, alpha} (and `labels` when
-    conditional, `augment` uniforms when D's inputs are augmented) from global `batches` of
-    (examples, labels), the first being element `start_index`; `alpha` ~ U[0, 1] per example
-    mixes real and fake for a gradient penalty.
-    `labels` are the real batch's classes, which G's fakes are also asked for (so D sees both
-    halves with one label distribution, the data's).
+    """Per-replica batches, `real` or `(real, labels)` when conditional, from global `batches` of
+    (examples, labels): what `GAN.train_step` receives as `data`.
 
     Each global batch is cut into contiguous per-replica slices; an input pipeline keeps the
     slices of its own replicas, in replica order, as `distribute_datasets_from_function`
@@ -108,38 +107,19 @@ def training_elements(batches: tf.data.Dataset, spec: StreamSpec, start_index: i
     replicas_here = spec.global_batch_size // (per_replica * num_pipelines)
     rows = slice(pipeline_id * replicas_here * per_replica,
                  (pipeline_id + 1) * replicas_here * per_replica)
-    seed = tf.constant(spec.seed, tf.int64)
 
-    def element(index, batch):
-        examples, labels = batch
-        z_d_seed, z_g_seed, label_seed, alpha_seed = tf.unstack(
-            tf.random.experimental.stateless_split(tf.stack([seed + 1, index]), num=4))
-        size = spec.global_batch_size
-        z_d = sample_noise([size, spec.z_dim], spec.noise, z_d_seed)[rows]
-        z_g = sample_noise([size, spec.z_dim], spec.noise, z_g_seed)[rows]
-        real_labels = tf.random.stateless_uniform([size], label_seed, *spec.real_label)[rows]
-        alpha = tf.random.stateless_uniform([size], alpha_seed)[rows]
+    def element(examples, labels):
         real = examples[rows]
         if prepare is not None:
             real = prepare(real)
         real = (scale_images(real, spec.value_range) if real.dtype == tf.uint8
                 else tf.cast(real, tf.float32))
         split = lambda t: tf.reshape(t, [replicas_here, per_replica, *t.shape[1:]])  # noqa: E731
-        element = {"real": split(real), "real_labels": split(real_labels), "z_d": split(z_d),
-                   "z_g": split(z_g), "alpha": split(alpha)}
         if spec.conditional:
-            element["labels"] = split(tf.cast(labels[rows], tf.int32))
-        if spec.augment:
-            from keras_gan.augment import RANDOM_NUMBERS, USES
+            return split(real), split(tf.cast(labels[rows], tf.int32))
+        return split(real)
 
-            uniforms = tf.random.stateless_uniform([size, USES, RANDOM_NUMBERS],
-                                                   tf.stack([seed + 2, index]))
-            element["augment"] = split(uniforms[rows])
-        return element
-
-    indices = tf.data.Dataset.range(start_index, np.iinfo(np.int64).max)
-    return (tf.data.Dataset.zip(indices, batches)
-            .map(element, num_parallel_calls=tf.data.AUTOTUNE)
+    return (batches.map(element, num_parallel_calls=tf.data.AUTOTUNE)
             .unbatch()
             .prefetch(tf.data.AUTOTUNE))
 
@@ -153,10 +133,10 @@ def file_decoder(data: LabelledImages):
 
 
 def training_stream(data: LabelledImages | np.ndarray, spec: StreamSpec, start_index: int = 0,
-                    input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+                    input_context: tf.distribute.InputContext | None = None, seed: int = 0
+                    ) -> tf.data.Dataset:
     """The training elements of in-memory or on-disk `data` (`training_elements` of its
-    `example_batches`): everything random about element i is a function of (seed, i)."""
+    `example_batches`), from global batch `start_index` on, shuffled by `seed`."""
     data = data if isinstance(data, LabelledImages) else LabelledImages(data)
-    batches = example_batches(data, spec.global_batch_size, spec.seed, start_index)
-    return training_elements(batches, spec, start_index, input_context,
-                             prepare=file_decoder(data))
+    batches = example_batches(data, spec.global_batch_size, seed, start_index)
+    return training_elements(batches, spec, input_context, prepare=file_decoder(data))

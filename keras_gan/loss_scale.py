@@ -21,11 +21,10 @@ import tensorflow as tf
 
 class DynamicLossScale:
     """The scale and its count of finite steps, for one optimiser; checkpointable. Its two
-    variables belong to a Keras layer (`create`), so Keras saves them with the model."""
+    variables belong to a Keras layer (`create`), so Keras saves them with the model.
+    `TrainingOptions` checks the initial scale and the growth interval."""
 
     def __init__(self, scale, finite_steps, growth_interval: int = 2000):
-        if growth_interval < 1:
-            raise ValueError("growth_interval must be >= 1")
         self.scale, self.finite_steps = scale, finite_steps
         self.growth_interval = int(growth_interval)
 
@@ -34,8 +33,6 @@ class DynamicLossScale:
                growth_interval: int = 2000) -> "DynamicLossScale":
         """A loss scale whose variables are `owner`'s (a Keras layer's) weights `name`_scale and
         `name`_finite_steps."""
-        if initial_scale <= 0:
-            raise ValueError("initial_scale must be > 0")
         # Every replica computes the same update (the finiteness is all-reduced), so the first
         # replica's value is everyone's.
         scale = owner.add_weight(shape=(), dtype="float32", trainable=False,
@@ -45,6 +42,13 @@ class DynamicLossScale:
                                         initializer="zeros", name=f"{name}_finite_steps",
                                         aggregation="only_first_replica")
         return cls(scale, finite_steps, growth_interval)
+
+    def reset(self, initial_scale: float, growth_interval: int) -> None:
+        """Starts over at `initial_scale` (0: none, the scale is then unused)."""
+        if initial_scale > 0:
+            self.scale.assign(float(initial_scale))
+        self.finite_steps.assign(0)
+        self.growth_interval = int(growth_interval)
 
     def checkpointable(self) -> tf.train.Checkpoint:
         return tf.train.Checkpoint(scale=self.scale, finite_steps=self.finite_steps)

@@ -174,29 +174,32 @@ class TrainingOptions:
         return self.d_steps * self.accumulate_steps
 
     # TensorFlow loads with the objectives: only when asked, so the programs' flags (built from
-    # these fields) do not load it before the CLI has set its log level.
+    # these fields) do not load it before the CLI has set its log level. Each is built once, by
+    # the validation above, and kept.
     def make_objective(self):
         """The objective these options name (or hold), checked against g_loss and real_label."""
         from keras_gan import objectives
 
-        return objectives.make_objective(self.objective, self.g_loss, self.real_label)
+        return self._built("objective", lambda: objectives.make_objective(
+            self.objective, self.g_loss, self.real_label))
 
     def make_penalty(self):
         """The penalty as `(discriminator, real, fake, alpha)`, or None."""
         from keras_gan import penalties
 
-        return penalties.make_penalty(self.penalty, self.pack)
+        return self._built("penalty", lambda: penalties.make_penalty(self.penalty, self.pack))
 
     def make_augmentation(self):
         """The augmentation of D's inputs, or None."""
         from keras_gan import augment
 
-        return augment.make_augmentation(self.augment)
+        return self._built("augment", lambda: augment.make_augmentation(self.augment))
 
-    @property
-    def adaptive_augmentation(self) -> bool:
-        augmentation = self.make_augmentation()
-        return augmentation is not None and augmentation.adaptive
+    def _built(self, name: str, make: Callable):
+        built = self.__dict__.setdefault("_built_parts", {})  # not a field: equality ignores it
+        if name not in built:
+            built[name] = make()
+        return built[name]
 
     def get_config(self) -> dict:
         """The options as JSON-friendly values; a function objective or penalty as Keras

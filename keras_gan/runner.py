@@ -48,6 +48,13 @@ def check(config: RunConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise KerasGanError(f"{name}={value}: expected a positive integer")
+    from keras_gan import portable
+
+    for format in config.outputs.export_formats:  # before training, not after it
+        for quantize in config.outputs.export_quantize if format != "saved_model" else (None,):
+            portable.check(format, quantize, flag="export_formats")
+    if "onnx" in config.outputs.export_formats:
+        portable.require_onnx("export_formats=onnx")
     if config.schedule.max_steps < 0:
         raise KerasGanError(f"max_steps={config.schedule.max_steps}: expected 0 (no limit) or "
                             f"more")
@@ -138,7 +145,7 @@ def prepare(config: RunConfig, load: LoadData, image_size: int | None, strategy=
     import keras
     import numpy as np
 
-    from keras_gan import data, inputs, models
+    from keras_gan import data, fit_data, inputs, models
     from keras_gan.gan import GAN
     from keras_gan.strategy import make_strategy
 
@@ -151,12 +158,9 @@ def prepare(config: RunConfig, load: LoadData, image_size: int | None, strategy=
     policy = precision_policy(config)
     training = load(config.data.train_split)
     batch = schedule.batch_size
-    steps_per_epoch = (inputs.batches_per_epoch(len(training), batch)
-                       // options.elements_per_step)
-    if steps_per_epoch < 1:
-        raise KerasGanError(f"batch_size={batch} x d_steps={options.d_steps} x accumulate_steps="
-                            f"{options.accumulate_steps} is more than the {len(training)} "
-                            f"training images")
+    steps_per_epoch = fit_data.steps_per_epoch(
+        inputs.batches_per_epoch(len(training), batch), batch, options.d_steps,
+        options.accumulate_steps)
     if model.conditional != "none" and not training.num_classes:
         raise KerasGanError(f"conditional={model.conditional}: the training data has no labels "
                             f"(an image folder needs class subfolders)")
@@ -176,9 +180,7 @@ def prepare(config: RunConfig, load: LoadData, image_size: int | None, strategy=
         gan = GAN(generator, discriminator, value_range=value_range, noise=model.noise,
                   num_classes=num_classes or None)
         gan.compile(_optimizer(config, "g", steps_per_epoch),
-                    _optimizer(config, "d", steps_per_epoch * options.d_steps),
-                    **{field.name: getattr(options, field.name)
-                       for field in dataclasses.fields(options)})
+                    _optimizer(config, "d", steps_per_epoch * options.d_steps), options)
     return Setup(config, gan, training, value_range, steps_per_epoch)
 
 
@@ -241,7 +243,9 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
                                      outputs.keep_checkpoints, flag="run_dir")
     restored = backup.restore(gan, at_most=_common_step(config, gan, checkpoints))
     if not restored and config.model.init_from:
-        gan.initialize_from(config.model.init_from)
+        from keras_gan.run_checkpoint import initialize_from
+
+        initialize_from(gan, config.model.init_from)
         logging.info("started from %s", config.model.init_from)
     if restored:
         from keras_gan.optimizers import reset_constant_learning_rate
@@ -284,6 +288,7 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
     gan.export(os.path.join(outputs.run_dir, "generator"), generator=sampler)
     if sampler is not gan.generator:
         gan.export(os.path.join(outputs.run_dir, "generator_raw"), generator=gan.generator)
+    _portable_exports(gan, outputs)
     if interrupted:
         logging.warning("interrupted at step %d: checkpoint and outputs written; rerun the same "
                         "command to resume", gan.step.numpy())
@@ -321,6 +326,18 @@ def _common_step(config: RunConfig, gan, checkpoints: str) -> int | None:
         logging.warning("another worker's newest checkpoint is of step %d: resuming there",
                         common)
     return common
+
+
+def _portable_exports(gan, outputs) -> None:
+    """The portable formats `export_formats` asks for: G's (average's) float32 copy, without
+    refinement, beside RUN/generator."""
+    from keras_gan.convert import portable_path
+
+    model = os.path.join(outputs.run_dir, "generator")
+    for format in outputs.export_formats:
+        for quantize in outputs.export_quantize if format != "saved_model" else ():
+            gan.export(portable_path(model, format, quantize), format=format,
+                       quantize=quantize)
 
 
 def _lost_worker(error: Exception, setup: Setup, checkpoints: str) -> KerasGanError | None:

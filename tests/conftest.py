@@ -9,6 +9,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras_gan  # noqa: E402,F401  (its CPU-kernel default must precede TensorFlow)
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -55,3 +56,92 @@ def run_module(module: str, *args: str, env=None, timeout=300) -> subprocess.Com
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout, env=environment)
+
+
+class Steps:
+    """A compiled GAN's fused steps for one batch size, as the tests drive them: calling it runs
+    steps; `g_update` / `d_update` run one update on one batch; the GAN's attributes show
+    through."""
+
+    def __init__(self, gan, batch_size: int, seed: int = 1):
+        self.gan, self.fused = gan, gan.fused_steps(batch_size, 1, seed)
+        gan.noise_seed = seed  # single updates outside the fused loop draw this run's noise
+
+    def __getattr__(self, name):
+        return getattr(self.gan, name)
+
+    @property
+    def strategy(self):
+        return self.gan.distribute_strategy
+
+    @property
+    def function(self):
+        return self.fused.function
+
+    def __call__(self, iterator, num_steps: int):
+        return self.fused(iterator, num_steps)
+
+    def g_update(self, batches):
+        """G's update on one batch (or a list of micro-batches): (logs, fakes)."""
+        return self.gan.generator_update(batches)
+
+    def d_update(self, batches, fakes=None):
+        """D's update on one batch (or a list of micro-batches), on `fakes` or fresh ones."""
+        return self.gan.discriminator_update(batches, fakes)
+
+
+def step_noise(index: int = 0, kind: str = "g", batch: int = 8, z_dim: int = 3, seed: int = 1,
+               prior: str = "normal"):
+    """The z a fused step draws for global batch `index` of a run with `seed`."""
+    from keras_gan import inputs, training_step
+
+    return inputs.sample_noise([batch, z_dim], prior,
+                               training_step.draw_seed(seed, index, f"z_{kind}"))
+
+
+def step_uniforms(draw: str, index: int = 0, batch: int = 8, seed: int = 1, low=0.0, high=1.0):
+    """The uniforms (label smoothing's, the penalty's mixes) a step draws for batch `index`."""
+    from keras_gan import inputs, training_step
+
+    return inputs.uniform([batch], training_step.draw_seed(seed, index, draw), low, high)
+
+
+# ----- a tiny GAN as a Keras user builds one (test_keras_contract, test_open_step, ...) ---------
+# Kept here, not imported from a test module: a test module imported under a second name would
+# register its serialisable objects twice.
+
+SHAPE, Z_DIM, BATCH = (4, 4, 1), 3, 8
+IMAGES = np.random.RandomState(0).randint(0, 256, (64, *SHAPE)).astype(np.uint8)
+
+
+def tiny_pair(seed=0, d_activation=None, g_on_list=False):
+    keras.utils.set_random_seed(seed)
+    z = keras.Input((Z_DIM,))
+    image = keras.layers.Reshape(SHAPE)(keras.layers.Dense(16, activation="tanh")(
+        keras.layers.Dense(8, activation="relu")(z)))
+    g = keras.Model([z] if g_on_list else z, image, name="g")
+    d = keras.Sequential([keras.Input(SHAPE), keras.layers.Flatten(), keras.layers.Dense(8),
+                          keras.layers.LeakyReLU(0.2),
+                          keras.layers.Dense(1, activation=d_activation)], name="d")
+    return g, d
+
+
+def compiled(seed=0, **options):
+    options = {"g_ema_decay": 0.9, "steps_per_execution": 3, **options}
+    return keras_gan.GAN(*tiny_pair(seed)).compile(
+        keras.optimizers.Adam(1e-3), keras.optimizers.Adam(2e-3), **options)
+
+
+def fit(gan, epochs, **kwargs):
+    return gan.fit(IMAGES, batch_size=BATCH, epochs=epochs, verbose=0, **kwargs)
+
+
+def all_state(gan):
+    return [v.numpy().copy() for v in gan.weights + gan.g_optimizer.variables
+            + gan.d_optimizer.variables]
+
+
+def assert_same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)

@@ -266,7 +266,7 @@ def test_errors_name_flags_in_the_programs():
 def test_a_frozen_keras_batchnorm_still_normalises_with_the_batch():
     """Keras's own BatchNormalization in a user's model: frozen for the other network's update,
     it must not switch to its moving statistics (the references normalise with the batch)."""
-    from keras_gan.step import frozen
+    from keras_gan.training_step import frozen
 
     keras.utils.set_random_seed(0)
     image = keras.Input(SHAPE)
@@ -292,7 +292,9 @@ def test_a_gan_is_a_keras_model_summary_and_weights_round_trip(tmp_path):
     for weight in gan.weights:
         weight.assign(np.zeros(weight.shape, weight.dtype))
     gan.load_weights(str(tmp_path / "gan.weights.h5"))
-    # G's, D's and the step counter
-    assert len(before) == len(gan.generator.weights) + len(gan.discriminator.weights) + 1
+    # G's, D's, G's average and the GAN's own state: the step, two loss scales of two
+    # variables each, ADA's three and whether the average is kept
+    assert len(before) == (2 * len(gan.generator.weights) + len(gan.discriminator.weights)
+                           + 1 + 4 + 3 + 1)
     for a, w in zip(before, gan.weights):
         np.testing.assert_array_equal(w.numpy(), a)

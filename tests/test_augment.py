@@ -8,7 +8,7 @@ import tensorflow as tf
 import keras_gan
 from keras_gan import augment
 from keras_gan.errors import KerasGanError
-from tests.conftest import two_cpu_mirrored
+from tests.conftest import Steps, two_cpu_mirrored
 from tests.test_step import BATCH, IMAGES, make_gan, snapshot, stream
 
 
@@ -77,7 +77,7 @@ def test_two_replicas_and_fused_calls_match_one_device(name):
                             (two_cpu_mirrored(), 3)):
         gan = make_gan(strategy, d_batchnorm=False, augment=name, ada_target=-1.0,
                        ada_interval=1, ada_speed_images=100, steps_per_execution=steps)
-        trainer = gan.train_step_for(BATCH)
+        trainer = Steps(gan, BATCH)
         history = trainer(stream(trainer), 6)
         runs.append((history, snapshot(gan.generator) + snapshot(gan.discriminator)))
     (single, single_weights), (mirrored, mirrored_weights) = runs
@@ -97,7 +97,7 @@ def test_g_learns_through_the_augmentation():
     augmented = make_gan(d_batchnorm=False, augment="diffaugment")
     losses = []
     for gan in (plain, augmented):
-        trainer = gan.train_step_for(BATCH)
+        trainer = Steps(gan, BATCH)
         element = next(stream(trainer))
         losses.append(float(tf.function(lambda e: trainer.g_update(e)[0])(element)["g_loss"]))
     assert losses[0] != pytest.approx(losses[1], rel=1e-4)  # G's loss saw augmented fakes
@@ -107,7 +107,7 @@ def test_adaptive_p_falls_below_target_and_stays_in_range():
     gan = make_gan(d_batchnorm=False, augment="ada", ada_target=1.0, ada_interval=2,
                    ada_speed_images=16)
     gan.augment_probability.p.assign(0.5)
-    trainer = gan.train_step_for(BATCH)
+    trainer = Steps(gan, BATCH)
     history = trainer(stream(trainer), 6)
     # r_t < 1: every second step p falls by 8 * 2 / 16 = 1, to 0 and no lower.
     np.testing.assert_allclose(history["augment_p"], [0.5, 0.5, 0.0, 0.0, 0.0, 0.0])

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras_gan import data, export, inputs, models
 from keras_gan.models import conditional
 from keras_gan.gan import GAN
-from tests.conftest import run_module, two_cpu_mirrored
+from tests.conftest import Steps, run_module, two_cpu_mirrored
 
 CLASSES, Z_DIM, BATCH = 3, 4, 8
 IMAGES = np.random.RandomState(0).randint(0, 256, (48, 4, 4, 1)).astype(np.uint8)
@@ -74,13 +74,13 @@ def make_trainer(mode, strategy=None, **options):
     with strategy.scope():
         gan = GAN(*tiny_conditional_models(mode)).compile(
             keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), **options)
-    return gan.train_step_for(BATCH)
+    return Steps(gan, BATCH)
 
 
 def stream(trainer):
-    spec = inputs.StreamSpec(BATCH, Z_DIM, seed=1, conditional=True)
+    spec = inputs.StreamSpec(BATCH, conditional=True)
     return iter(trainer.strategy.distribute_datasets_from_function(
-        lambda context: inputs.training_stream(LABELLED, spec, 0, context)))
+        lambda context: inputs.training_stream(LABELLED, spec, 0, context, seed=1)))
 
 
 @pytest.mark.parametrize("mode, d_style, penalty", [("concat", "separate", "none"),

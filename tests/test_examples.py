@@ -44,6 +44,23 @@ def test_example_runs_on_a_slice(script, args, outputs, mnist_dir, tmp_path):
         assert np.load(out / "sevens.npy").shape == (16, 28, 28, 1)
 
 
+def test_the_subclassing_example_trains_its_own_loss_and_resumes(mnist_dir, tmp_path):
+    out = tmp_path / "out"
+    command = [os.path.join(REPO, "examples", "feature_matching.py"), "--max_images=256",
+               f"--data_dir={mnist_dir}", f"--out={out}"]
+    for epochs in (1, 2):
+        result = run([*command, f"--epochs={epochs}"], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+    rows = (out / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert "d_gap" in header and len(rows) == 3  # one row per epoch: the second run resumed
+    assert (out / "checkpoints" / "ckpt-8.index").exists()
+    assert (out / "samples" / "step_0000008.png").exists() and (out / "gan.keras").exists()
+    g_loss = [float(row.split(",")[header.index("g_loss")]) for row in rows[1:]]
+    d_loss = [float(row.split(",")[header.index("d_loss")]) for row in rows[1:]]
+    assert g_loss != d_loss and all(np.isfinite(g_loss))
+
+
 def test_examples_use_the_public_api_only_and_stay_short():
     for name in os.listdir(os.path.join(REPO, "examples")):
         text = open(os.path.join(REPO, "examples", name)).read()

@@ -7,13 +7,14 @@ import tensorflow as tf
 
 import keras_gan
 from keras_gan.errors import KerasGanError
-from tests.conftest import run_module
+from keras_gan.run_checkpoint import initialize_from
+from tests.conftest import Steps, run_module
 from tests.test_step import BATCH, make_gan, snapshot, stream, tiny_models
 
 
 def test_frozen_d_layers_do_not_move_and_the_rest_do():
     gan = make_gan(d_batchnorm=False, freeze_d_layers=1)
-    trainer = gan.train_step_for(BATCH)
+    trainer = Steps(gan, BATCH)
     first, last = gan.discriminator.layers[2], gan.discriminator.layers[-1]  # Dense, Dense
     before = snapshot(first), snapshot(last)
     trainer(stream(trainer), 3)
@@ -21,18 +22,18 @@ def test_frozen_d_layers_do_not_move_and_the_rest_do():
         np.testing.assert_array_equal(a, b)
     assert all(not np.array_equal(a, b) for a, b in zip(before[1], snapshot(last)))
     with pytest.raises(KerasGanError, match="freeze_d_layers=3: D .* has only 2 layers"):
-        make_gan(d_batchnorm=False, freeze_d_layers=3).train_step_for(BATCH)
+        make_gan(d_batchnorm=False, freeze_d_layers=3)
 
 
 def test_initialize_from_a_gan_or_a_saved_file_copies_g_d_and_the_average(tmp_path):
     source = make_gan(g_ema_decay=0.9)
-    trainer = source.train_step_for(BATCH)
+    trainer = Steps(source, BATCH)
     trainer(stream(trainer), 3)
     path = str(tmp_path / "source.keras")
     source.save(path)
     for origin in (source, path):
         target = make_gan(g_ema_decay=0.9)
-        target.initialize_from(origin)
+        initialize_from(target, origin)
         for mine, theirs in ((target.generator, source.generator),
                              (target.discriminator, source.discriminator),
                              (target.generator_ema, source.generator_ema)):
@@ -49,7 +50,7 @@ def test_a_shape_that_does_not_fit_names_both():
     other = keras_gan.GAN(other_g, tiny_models()[1]).compile()
     with pytest.raises(KerasGanError, match=r"weights do not fit .*shape \(5, 16\) against "
                                             r"\(3, 8\)"):
-        make_gan().initialize_from(other)
+        initialize_from(make_gan(), other)
 
 
 def test_init_from_a_run_reproduces_its_generator_when_the_rates_are_zero(mnist_dir, tmp_path):

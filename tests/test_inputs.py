@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan import inputs
+from keras_gan import inputs, training_step
 
 
 @pytest.fixture
@@ -11,33 +11,29 @@ def images():
 
 
 def take(dataset, n):
-    return [{k: v.numpy() for k, v in element.items()} for element in dataset.take(n)]
+    return [element.numpy() for element in dataset.take(n)]
 
 
 @pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0)])
-def test_elements_have_the_batch_shapes_and_the_range(images, value_range):
-    spec = inputs.StreamSpec(8, z_dim=5, value_range=value_range, real_label=(0.9, 1.0))
-    (element,) = take(inputs.training_stream(images, spec), 1)
-    assert element["real"].shape == (8, 28, 28, 1) and element["real"].dtype == np.float32
-    assert element["z_d"].shape == element["z_g"].shape == (8, 5)
-    assert value_range[0] <= element["real"].min() and element["real"].max() <= value_range[1]
-    assert 0.9 <= element["real_labels"].min() and element["real_labels"].max() <= 1.0
+def test_batches_have_the_batch_shape_and_the_range(images, value_range):
+    (real,) = take(inputs.training_stream(images, inputs.StreamSpec(8, value_range)), 1)
+    assert real.shape == (8, 28, 28, 1) and real.dtype == np.float32
+    assert value_range[0] <= real.min() and real.max() <= value_range[1]
 
 
 def test_an_epoch_visits_every_image_once(images):
     spec = inputs.StreamSpec(8, value_range=(0.0, 1.0))
-    epoch = np.concatenate([e["real"] for e in take(inputs.training_stream(images, spec), 5)])
+    epoch = np.concatenate(take(inputs.training_stream(images, spec), 5))
     seen = {tuple(np.round(x.ravel() * 255).astype(int)[:20]) for x in epoch}
     assert len(seen) == 40
 
 
 def test_starting_at_an_index_continues_the_same_stream(images):
-    spec = inputs.StreamSpec(8, seed=3)
-    whole = take(inputs.training_stream(images, spec), 12)
-    resumed = take(inputs.training_stream(images, spec, start_index=7), 5)
+    spec = inputs.StreamSpec(8)
+    whole = take(inputs.training_stream(images, spec, seed=3), 12)
+    resumed = take(inputs.training_stream(images, spec, start_index=7, seed=3), 5)
     for a, b in zip(whole[7:], resumed):
-        for key in a:
-            np.testing.assert_array_equal(a[key], b[key])
+        np.testing.assert_array_equal(a, b)
 
 
 def test_uniform_prior_has_unit_variance():
@@ -46,12 +42,32 @@ def test_uniform_prior_has_unit_variance():
 
 
 def test_two_pipelines_split_one_global_batch(images):
-    spec = inputs.StreamSpec(8, seed=5)
-    (whole,) = take(inputs.training_stream(images, spec), 1)
+    spec = inputs.StreamSpec(8)
+    (whole,) = take(inputs.training_stream(images, spec, seed=5), 1)
     parts = []
     for pipeline in range(2):
         context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline,
                                              num_replicas_in_sync=2)
-        parts += take(inputs.training_stream(images, spec, 0, context), 1)
-    for key in whole:
-        np.testing.assert_array_equal(np.concatenate([p[key] for p in parts]), whole[key])
+        parts += take(inputs.training_stream(images, spec, 0, context, seed=5), 1)
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_draws_depend_on_the_seed_the_index_and_the_draw_alone():
+    def draw(seed, index, name):
+        return tuple(training_step.draw_seed(seed, index, name).numpy())
+
+    assert draw(1, 5, "z_g") == draw(1, 5, "z_g")
+    seeds = {draw(s, i, name) for s in (1, 2) for i in (0, 1) for name in training_step.DRAWS}
+    assert len(seeds) == 2 * 2 * len(training_step.DRAWS)
+
+
+def test_replicas_draw_together_what_one_device_draws():
+    from tests.conftest import two_cpu_mirrored
+
+    seed = training_step.draw_seed(0, 3, "z_d")
+    make = lambda n: inputs.sample_noise([n, 2], "normal", seed)  # noqa: E731
+    whole = training_step.replica_share(make, 8).numpy()
+    strategy = two_cpu_mirrored()
+    shares = strategy.run(tf.function(lambda: training_step.replica_share(make, 4)))
+    np.testing.assert_array_equal(
+        np.concatenate([t.numpy() for t in strategy.experimental_local_results(shares)]), whole)

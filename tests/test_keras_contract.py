@@ -10,42 +10,8 @@ import tensorflow as tf
 
 import keras_gan
 from keras_gan.errors import KerasGanError
-
-SHAPE, Z_DIM, BATCH = (4, 4, 1), 3, 8
-IMAGES = np.random.RandomState(0).randint(0, 256, (64, *SHAPE)).astype(np.uint8)
-
-
-def tiny_pair(seed=0, d_activation=None, g_on_list=False):
-    keras.utils.set_random_seed(seed)
-    z = keras.Input((Z_DIM,))
-    image = keras.layers.Reshape(SHAPE)(keras.layers.Dense(16, activation="tanh")(
-        keras.layers.Dense(8, activation="relu")(z)))
-    g = keras.Model([z] if g_on_list else z, image, name="g")
-    d = keras.Sequential([keras.Input(SHAPE), keras.layers.Flatten(), keras.layers.Dense(8),
-                          keras.layers.LeakyReLU(0.2),
-                          keras.layers.Dense(1, activation=d_activation)], name="d")
-    return g, d
-
-
-def compiled(seed=0, **options):
-    options = {"g_ema_decay": 0.9, "steps_per_execution": 3, **options}
-    return keras_gan.GAN(*tiny_pair(seed)).compile(
-        keras.optimizers.Adam(1e-3), keras.optimizers.Adam(2e-3), **options)
-
-
-def fit(gan, epochs, **kwargs):
-    return gan.fit(IMAGES, batch_size=BATCH, epochs=epochs, verbose=0, **kwargs)
-
-
-def all_state(gan):
-    return [v.numpy().copy() for v in gan.weights + gan.g_optimizer.variables
-            + gan.d_optimizer.variables]
-
-
-def assert_same(a, b):
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        np.testing.assert_array_equal(x, y)
+from tests.conftest import (BATCH, IMAGES, Z_DIM, all_state, assert_same, compiled, fit,
+                            tiny_pair)
 
 
 def test_save_and_load_round_trip_every_part_and_continue_exactly(tmp_path):

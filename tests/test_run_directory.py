@@ -9,10 +9,10 @@ import pytest
 import tensorflow as tf
 from absl import flags as absl_flags
 
-from keras_gan import run_directory
+from keras_gan import run_checkpoint, run_directory
 from keras_gan.callbacks import read_history
 from keras_gan.errors import KerasGanError
-from tests.conftest import run_module
+from tests.conftest import Steps, run_module
 from tests.test_step import make_gan, snapshot, stream
 
 CONFIG = "--flagfile=experiments/configs/gan_pytorch.cfg"
@@ -179,9 +179,10 @@ def test_run_dir_under_dev_null_is_one_line_from_the_program(mnist_dir):
 def saved_run(tmp_path, steps=(2, 4, 6)):
     """A GAN with checkpoints after each of `steps`, and each checkpoint's weights."""
     gan = make_gan()
-    trainer = gan.train_step_for(8)
+    trainer = Steps(gan, 8)
     iterator = stream(trainer)
-    manager = tf.train.CheckpointManager(gan.checkpoint(), str(tmp_path), max_to_keep=5)
+    manager = tf.train.CheckpointManager(run_checkpoint.training_checkpoint(gan), str(tmp_path),
+                                         max_to_keep=5)
     weights, done = {}, 0
     for step in steps:
         trainer(iterator, step - done)
@@ -193,7 +194,9 @@ def saved_run(tmp_path, steps=(2, 4, 6)):
 
 def restore_into_new_gan(directory):
     gan = make_gan()
-    prefix = run_directory.restore_newest(directory, gan.restore_checkpoint)
+    checkpoint = run_checkpoint.training_checkpoint(gan)
+    prefix = run_directory.restore_newest(
+        directory, lambda path: run_checkpoint.restore(gan, checkpoint, path))
     return gan, prefix
 
 

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan import inputs, models, objectives, penalties
+from keras_gan import inputs, models, objectives, penalties, run_checkpoint
 from keras_gan.gan import GAN
 from keras_gan.layers import BatchNormalization
 from keras_gan.options import TrainingOptions
 from keras_gan.step import DivergenceError
-from tests.conftest import two_cpu_mirrored
+from tests.conftest import Steps, step_noise, step_uniforms, two_cpu_mirrored
 
 IMAGE_SHAPE, Z_DIM, BATCH = (4, 4, 1), 3, 8
 IMAGES = np.random.RandomState(0).randint(0, 256, (64, *IMAGE_SHAPE)).astype(np.uint8)
@@ -45,14 +45,18 @@ def make_gan(strategy=None, d_batchnorm=True, g_rate=0.1, models=None, optimizer
 
 def make_trainer(strategy=None, d_batchnorm=True, g_rate=0.1, batch=BATCH, **options):
     """The fused step of `make_gan(...)` for batches of `batch`."""
-    return make_gan(strategy, d_batchnorm, g_rate, **options).train_step_for(batch)
+    return Steps(make_gan(strategy, d_batchnorm, g_rate, **options), batch)
 
 
-def stream(trainer, real_label=(1.0, 1.0)):
-    spec = inputs.StreamSpec(BATCH, Z_DIM, real_label=real_label, seed=1,
-                             augment=trainer.augmentation is not None)
+def stream(trainer):
+    spec = inputs.StreamSpec(BATCH)
     return iter(trainer.strategy.distribute_datasets_from_function(
-        lambda context: inputs.training_stream(IMAGES, spec, 0, context)))
+        lambda context: inputs.training_stream(IMAGES, spec, 0, context, seed=1)))
+
+
+def restore(gan, path):
+    """The checkpoint at `path` restored into `gan`, as a run directory resumes."""
+    run_checkpoint.restore(gan, run_checkpoint.training_checkpoint(gan), path)
 
 
 def snapshot(model):
@@ -76,7 +80,7 @@ def test_d_step_leaves_g_unchanged_including_batchnorm_statistics():
     trainer = make_trainer()
     element = next(stream(trainer))
     d_before, g_before = snapshot(trainer.discriminator), snapshot(trainer.generator)
-    tf.function(lambda e: trainer.d_update(e, trainer.generate(e)))(element)
+    tf.function(lambda e: trainer.d_update(e))(element)
     assert not any(changed(g_before, trainer.generator))
     assert all(changed(d_before, trainer.discriminator))
 
@@ -84,7 +88,7 @@ def test_d_step_leaves_g_unchanged_including_batchnorm_statistics():
 def test_frozen_d_in_g_step_normalises_with_batch_statistics():
     trainer = make_trainer()
     element = next(stream(trainer))
-    z = element["z_g"]
+    z = step_noise(0, "g")
     d_before = snapshot(trainer.discriminator)
     g_state = snapshot(trainer.generator)
     # The reference: D in training mode on G's training-mode output, with D trainable.
@@ -100,10 +104,11 @@ def test_frozen_d_in_g_step_normalises_with_batch_statistics():
 @pytest.mark.parametrize("d_style", ["concat", "separate"])
 @pytest.mark.parametrize("d_reduction, factor", [("mean", 0.5), ("sum", 1.0)])
 def test_d_loss_is_the_documented_bce(d_style, d_reduction, factor):
-    trainer = make_trainer(d_batchnorm=False, d_style=d_style, d_reduction=d_reduction)
-    element = next(stream(trainer, real_label=(0.9, 0.9)))
-    fake = trainer.generator(element["z_d"], training=False)
-    real_p = tf.sigmoid(trainer.discriminator(element["real"])).numpy().ravel()
+    trainer = make_trainer(d_batchnorm=False, d_style=d_style, d_reduction=d_reduction,
+                           real_label=0.9)
+    element = next(stream(trainer))
+    fake = trainer.generator(step_noise(0, "d"), training=False)
+    real_p = tf.sigmoid(trainer.discriminator(element)).numpy().ravel()
     fake_p = tf.sigmoid(trainer.discriminator(fake)).numpy().ravel()
     expected = factor * (np.mean(-(0.9 * np.log(real_p) + 0.1 * np.log(1 - real_p)))
                          + np.mean(-np.log(1 - fake_p)))
@@ -119,8 +124,8 @@ def test_simultaneous_step_applies_both_gradients_of_one_forward_pass():
     g_vars = trainer.generator.trainable_variables
     d_vars = trainer.discriminator.trainable_variables
     with tf.GradientTape(persistent=True) as tape:
-        fake_logits = trainer.discriminator(trainer.generator(element["z_g"], training=True))
-        real_logits = trainer.discriminator(element["real"])
+        fake_logits = trainer.discriminator(trainer.generator(step_noise(0, "g"), training=True))
+        real_logits = trainer.discriminator(element)
         d_loss = tf.reduce_mean(objectives.bce().d_losses(real_logits, fake_logits, 1.0))
         g_loss = tf.reduce_mean(objectives.bce().g_losses(fake_logits))
     expected_g = [v - 0.1 * g for v, g in zip(g_vars, tape.gradient(g_loss, g_vars))]
@@ -144,7 +149,7 @@ def test_d_loss_falls_against_a_fixed_generator():
     trainer = make_trainer(d_batchnorm=False, g_rate=0.0, steps_per_execution=50)
     history = trainer(stream(trainer), 200)
     assert history["d_loss"][:10].mean() > 0.6 and history["d_loss"][-10:].mean() < 0.3
-    assert trainer.state.step.numpy() == 200
+    assert trainer.gan.step.numpy() == 200
 
 
 @pytest.mark.parametrize("order, d_steps", [("g_first", 1), ("d_first", 1), ("g_first", 2),
@@ -230,7 +235,7 @@ def mixed_gan(policy, strategy=None, loss_scale=0.0, growth=2000, steps_per_exec
 
 
 def mixed_trainer(*args, **kwargs):
-    return mixed_gan(*args, **kwargs).train_step_for(BATCH)
+    return Steps(mixed_gan(*args, **kwargs), BATCH)
 
 
 @pytest.mark.parametrize("policy, loss_scale", [("mixed_float16", 2.0 ** 15),
@@ -283,7 +288,7 @@ def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_p
     for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
         gan = mixed_gan("mixed_float16", strategy, loss_scale=2.0 ** 15, growth=2,
                         steps_per_execution=3)
-        trainer = gan.train_step_for(BATCH)
+        trainer = Steps(gan, BATCH)
         trainer(stream(trainer), 3)
         runs.append((gan, trainer))
     (single_gan, single), (_, mirrored) = runs
@@ -295,9 +300,9 @@ def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_p
         for a, b in zip(getattr(single, model).variables, getattr(mirrored, model).variables):
             if a.path not in noise_only:
                 np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-2, atol=1e-4)
-    path = single_gan.checkpoint().save(str(tmp_path / "ckpt"))
+    path = run_checkpoint.training_checkpoint(single_gan).save(str(tmp_path / "ckpt"))
     resumed = mixed_gan("mixed_float16", loss_scale=2.0 ** 15, growth=2)
-    resumed.restore_checkpoint(path)
+    restore(resumed, path)
     assert resumed.d_loss_scale.scale.numpy() == 2.0 ** 16
     assert resumed.d_loss_scale.finite_steps.numpy() == single.d_loss_scale.finite_steps.numpy()
 
@@ -316,12 +321,14 @@ def test_fused_loop_traces_once_whatever_the_step_count():
     for steps in (3, 8, 5, 8, 1):
         trainer(iterator, steps)
     assert trainer.function.experimental_get_tracing_count() == 1
-    assert trainer.state.step.numpy() == 25
+    assert trainer.gan.step.numpy() == 25
 
 
-def test_fused_xla_calls_match_single_step_calls():
+def test_fused_xla_calls_match_single_xla_step_calls():
+    """Under XLA the step's random numbers come from XLA's kernels: a run repeats exactly with
+    the same jit_compile, not across it."""
     weights = []
-    for steps, jit in ((1, False), (5, True)):
+    for steps, jit in ((1, True), (5, True)):
         trainer = make_trainer(d_batchnorm=False, steps_per_execution=steps, jit_compile=jit)
         trainer(stream(trainer), 10)
         weights.append(snapshot(trainer.generator) + snapshot(trainer.discriminator))
@@ -357,10 +364,10 @@ def test_d_loss_adds_the_weighted_penalty(penalty):
         trainer = make_trainer(d_batchnorm=False, objective="wasserstein", penalty=penalty,
                                penalty_weight=weight)
         element = next(stream(trainer))
-        fake = trainer.generator(element["z_d"], training=False)
+        fake = trainer.generator(step_noise(0, "d"), training=False)
         critic = lambda x: trainer.discriminator(x, training=True)  # noqa: E731
         expected[weight] = np.mean(penalties.PENALTIES[penalty](
-            critic, element["real"], fake, element["alpha"]))
+            critic, element, fake, step_uniforms("alpha")))
         losses[weight] = tf.function(trainer.d_update)(element, fake)
     np.testing.assert_allclose(float(losses[3.0]["penalty"]), expected[3.0], rtol=1e-4)
     np.testing.assert_allclose(float(losses[3.0]["d_loss"]),
@@ -379,28 +386,28 @@ def test_ema_of_g_equals_the_closed_form(warmup, beta):
         trainer(iterator, 1)
         d = min(beta, (1 + n) / (warmup + n))
         expected = [d * e + (1 - d) * w for e, w in zip(expected, snapshot(trainer.generator))]
-    for want, got in zip(expected, snapshot(trainer.state.generator_ema)):
+    for want, got in zip(expected, snapshot(trainer.gan.generator_ema)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     assert any(changed(expected, trainer.generator))  # the average is not the last iterate
 
 
 def test_ema_checkpoint_resumes_and_an_old_checkpoint_without_it_starts_the_average(tmp_path):
     gan = make_gan(g_ema_decay=0.9)
-    trainer = gan.train_step_for(BATCH)
+    trainer = Steps(gan, BATCH)
     trainer(stream(trainer), 3)
-    path = gan.checkpoint().save(str(tmp_path / "with" / "ckpt"))
+    path = run_checkpoint.training_checkpoint(gan).save(str(tmp_path / "with" / "ckpt"))
     resumed = make_gan(g_ema_decay=0.9)
-    resumed.restore_checkpoint(path)
+    restore(resumed, path)
     assert gan.sampling_generator is gan.generator_ema
     for a, b in zip(snapshot(gan.generator_ema), snapshot(resumed.generator_ema)):
         np.testing.assert_array_equal(a, b)
 
     old = make_gan()  # a run directory from before EMA existed
-    old_step = old.train_step_for(BATCH)
+    old_step = Steps(old, BATCH)
     old_step(stream(old_step), 3)
-    old_path = old.checkpoint().save(str(tmp_path / "without" / "ckpt"))
+    old_path = run_checkpoint.training_checkpoint(old).save(str(tmp_path / "without" / "ckpt"))
     upgraded = make_gan(g_ema_decay=0.9)
-    upgraded.restore_checkpoint(old_path)
+    restore(upgraded, old_path)
     assert upgraded.step.numpy() == 3
     for a, b in zip(snapshot(old.generator), snapshot(upgraded.generator_ema)):
         np.testing.assert_array_equal(a, b)
@@ -414,22 +421,22 @@ def spectral_models():
 
 
 def test_frozen_spectrally_normalised_d_does_not_move_in_g_step():
-    trainer = make_gan(models=spectral_models, objective="hinge").train_step_for(BATCH)
+    trainer = Steps(make_gan(models=spectral_models, objective="hinge"), BATCH)
     names = [v.path for v in trainer.discriminator.variables]
     assert sum("vector_u" in name for name in names) == 2  # both Dense layers wrapped
     element = next(stream(trainer))
     before = snapshot(trainer.discriminator)
     tf.function(lambda e: trainer.g_update(e)[0])(element)
     assert not any(changed(before, trainer.discriminator))
-    tf.function(lambda e: trainer.d_update(e, trainer.generate(e)))(element)
+    tf.function(lambda e: trainer.d_update(e))(element)
     moved = dict(zip(names, changed(before, trainer.discriminator)))
     # Kernels, biases and the power iteration; the output layer's u is 1 x 1, always 1.
     assert all(moved[name] for name, value in zip(names, before) if value.size > 1)
 
 
 def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
-    trainer = make_gan(models=spectral_models, objective="hinge", optimizers=lambda: (
-        keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0))).train_step_for(BATCH)
+    trainer = Steps(make_gan(models=spectral_models, objective="hinge", optimizers=lambda: (
+        keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0))), BATCH)
     iterator = stream(trainer)
     for _ in range(20):  # the power iteration converges over calls
         trainer(iterator, 1)
@@ -459,9 +466,9 @@ def test_optimal_discriminator_for_a_fixed_generator():
         return (keras.Model(z, fixed(z)),
                 keras.Model(x, keras.layers.Dense(1)(h)))
 
-    trainer = make_gan(models=models, steps_per_execution=100, optimizers=lambda: (
-        keras.optimizers.SGD(0.0), keras.optimizers.Adam(3e-3))).train_step_for(256)
-    spec = inputs.StreamSpec(256, z_dim=1, seed=0)
+    trainer = Steps(make_gan(models=models, steps_per_execution=100, optimizers=lambda: (
+        keras.optimizers.SGD(0.0), keras.optimizers.Adam(3e-3))), 256)
+    spec = inputs.StreamSpec(256)
     iterator = iter(trainer.strategy.distribute_datasets_from_function(
         lambda context: inputs.training_stream(points, spec, 0, context)))
     trainer(iterator, 3000)
@@ -505,7 +512,7 @@ def test_top_k_g_step_learns_only_from_the_fakes_d_scores_most_real():
     g_state = snapshot(trainer.generator)
     g_vars = trainer.generator.trainable_variables
     with tf.GradientTape() as tape:
-        logits = trainer.discriminator(trainer.generator(element["z_g"], training=True))
+        logits = trainer.discriminator(trainer.generator(step_noise(0, "g"), training=True))
         best = tf.argsort(tf.reshape(logits, [-1]), direction="DESCENDING")[:BATCH // 2]
         loss = tf.reduce_mean(tf.gather(objectives.bce().g_losses(logits), best))
     expected = [(v - 0.1 * g).numpy() for v, g in zip(g_vars, tape.gradient(loss, g_vars))]
@@ -544,11 +551,20 @@ def test_accumulated_micro_batches_give_the_update_of_one_batch_of_them_all():
     def models():
         return tiny_models(d_batchnorm=False, g_batchnorm=False)
 
-    micro = make_gan(models=models, accumulate_steps=2).train_step_for(BATCH)
-    whole = make_gan(models=models).train_step_for(2 * BATCH)
+    micro = Steps(make_gan(models=models, accumulate_steps=2), BATCH)
+
+    class Joined(GAN):
+        """Draws for its batch of 16 the noise micro draws for its two batches of 8."""
+
+        def noise(self, batch_size, update="g", batch=0):
+            return tf.concat([micro.gan.noise(batch_size // 2, update, i) for i in (0, 1)], 0)
+
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        whole = Steps(Joined(*models()).compile(keras.optimizers.SGD(0.1),
+                                                keras.optimizers.SGD(0.1)), 2 * BATCH)
     iterator = stream(micro)
-    elements = (next(iterator), next(iterator))
-    joined = {key: tf.concat([e[key] for e in elements], 0) for key in elements[0]}
+    elements = [next(iterator), next(iterator)]
+    joined = tf.concat(elements, 0)
     g_metrics, fakes = tf.function(micro.g_update)(elements)
     whole_metrics, whole_fakes = tf.function(whole.g_update)(joined)
     np.testing.assert_allclose(float(g_metrics["g_loss"]), float(whole_metrics["g_loss"]),

@@ -11,7 +11,7 @@ from keras_gan.errors import KerasGanError
 
 
 class RunCheckpoint(StepCallback):
-    """Checkpoints everything training needs (`GAN.checkpoint()`: G, D, G's weight average,
+    """Checkpoints everything training needs (`keras_gan.run_checkpoint`: G, D, G's weight average,
     both optimisers, the step, loss scales) to `directory` every `every_n_steps` steps and at the
     end, keeping the newest `keep`, with `tf.train.CheckpointManager`.
 
@@ -47,12 +47,14 @@ class RunCheckpoint(StepCallback):
         """Loads the newest usable checkpoint (of step `at_most` or earlier) into `gan` (once);
         its path, or None."""
         if self.manager is None:
-            from keras_gan import run_directory, storage
+            from keras_gan import run_checkpoint, run_directory, storage
 
+            checkpoint = run_checkpoint.training_checkpoint(gan)
             storage.remove_partial_checkpoints(self.directory)
-            self.restored = run_directory.restore_newest(self.directory, gan.restore_checkpoint,
-                                                         flag=self.flag, at_most=at_most)
-            self.manager = tf.train.CheckpointManager(gan.checkpoint(), self.directory,
+            self.restored = run_directory.restore_newest(
+                self.directory, lambda path: run_checkpoint.restore(gan, checkpoint, path),
+                flag=self.flag, at_most=at_most)
+            self.manager = tf.train.CheckpointManager(checkpoint, self.directory,
                                                       max_to_keep=self.keep)
         return self.restored
 

@@ -86,7 +86,7 @@ class SampleGrid(StepCallback):
         gan = self.model
         self.generator = self.generator or gan.sampling_generator
         if self.fixed_inputs is None:
-            self.fixed_inputs = FixedInputs.draw(self.count, gan.z_dim, gan.noise,
+            self.fixed_inputs = FixedInputs.draw(self.count, gan.z_dim, gan.noise_prior,
                                                  gan.num_classes, self.seed)
         if self.draw is None:
             self.draw = default_drawing(gan.value_range, self.fixed_inputs.columns)
