@@ -139,3 +139,25 @@ def test_the_convert_program_writes_every_format_and_quantization(tmp_path):
                         "--formats=jpeg")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("error: --formats=jpeg")
+
+
+def test_the_serving_page_s_snippets_run_as_written(tmp_path):
+    """docs/serving.md's LiteRT and onnxruntime blocks, with RUN/ pointing at a small run."""
+    import re
+
+    from tests.conftest import REPO
+
+    generator, _ = models.build_gan("infogan28", (28, 28, 1), 16, conditional="concat",
+                                    num_classes=10)
+    gan = keras_gan.GAN(generator, models.build_gan(
+        "infogan28", (28, 28, 1), 16, conditional="concat", num_classes=10)[1]).compile()
+    for format in ("tflite", "onnx"):
+        gan.export(str(tmp_path / f"generator.{format}"), format=format)
+    text = open(os.path.join(REPO, "docs", "serving.md"), encoding="utf-8").read()
+    section = text[text.index("### From Python with LiteRT"):text.index("### In a phone")]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        namespace = {}
+        exec(block.replace("RUN/", f"{tmp_path}/"), namespace)  # noqa: S102
+        assert namespace["images"].shape == (16, 28, 28, 1)
