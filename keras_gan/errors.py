@@ -15,6 +15,14 @@ class KerasGanError(ValueError):
     """
 
 
+def check_positive(**values) -> None:
+    """Each of `values` (name=value) a positive integer (not a bool): the one rule every layer
+    (the programs' flags, `compile`'s options, `fit`'s arguments) checks counts with."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise KerasGanError(f"{name}={value}: expected a positive integer")
+
+
 def as_flags(message: str, defined) -> str:
     """`message` with every `parameter=` that a flag of the same name sets written as
     `--parameter=` (the library's parameters and the programs' flags share their names)."""

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from keras_gan import inputs
 from keras_gan.data import ImageFiles, LabelledImages
-from keras_gan.errors import KerasGanError
+from keras_gan.errors import KerasGanError, check_positive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +56,7 @@ class FitData:
     @classmethod
     def _from_examples(cls, data: LabelledImages, batch_size: int, seed: int,
                        example_shape, num_classes: int, argument: str) -> "FitData":
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise KerasGanError(f"batch_size={batch_size}: expected a positive integer")
+        check_positive(batch_size=batch_size)
         check_example_shape(tuple(data.images.shape[1:]), example_shape, argument)
         if batch_size > len(data):
             raise KerasGanError(f"batch_size={batch_size}: more than the {len(data)} examples "
@@ -131,8 +130,7 @@ def steps_per_epoch(batches: int | None, batch_size: int, d_steps: int, accumula
     """G steps per epoch: `given`, or the data's batches over the batches one step takes
     (d_steps x accumulate_steps); one error, for `fit` and the programs, when that makes none."""
     if given is not None:
-        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
-            raise KerasGanError(f"steps_per_epoch={given}: expected a positive integer")
+        check_positive(steps_per_epoch=given)
         return given
     if batches is None:
         raise KerasGanError("steps_per_epoch: required for a dataset of unknown or infinite "

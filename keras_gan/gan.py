@@ -39,7 +39,7 @@ from keras_gan import fit_data, inputs, models
 from keras_gan.augment import AdaptiveProbability
 from keras_gan.callbacks.step import RestorersFirst, restores_state, step_boundary
 from keras_gan.ema import ExponentialMovingAverage, average_copy
-from keras_gan.errors import KerasGanError
+from keras_gan.errors import KerasGanError, check_positive
 from keras_gan.fit_data import FitData, check_labels
 from keras_gan.loss_scale import DynamicLossScale
 from keras_gan.options import TrainingOptions
@@ -317,10 +317,7 @@ class GAN(TrainingStep, keras.Model):
         self._require_compiled("fit")
         _refuse_unsupported(class_weight=class_weight, sample_weight=sample_weight,
                             shuffle=shuffle, initial_epoch=initial_epoch)
-        if not isinstance(epochs, int) or epochs < 1:
-            raise KerasGanError(f"epochs={epochs}: expected a positive integer")
-        if not isinstance(validation_freq, int) or validation_freq < 1:
-            raise KerasGanError(f"validation_freq={validation_freq}: expected a positive integer")
+        check_positive(epochs=epochs, validation_freq=validation_freq)
         x, y, validation_data = _split_validation(x, y, validation_split, validation_data)
         data = self._data(x, y, batch_size, seed)
         validation = (None if validation_data is None else

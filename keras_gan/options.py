@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Tuple
 
-from keras_gan.errors import KerasGanError
+from keras_gan.errors import KerasGanError, check_positive
 
 ORDERS = ("g_first", "d_first", "simultaneous")
 D_STYLES = ("separate", "concat")
@@ -130,11 +130,9 @@ class TrainingOptions:
 
     def __post_init__(self):
         object.__setattr__(self, "real_label", _label_range(self.real_label))
-        for name in ("d_steps", "steps_per_execution", "pack", "loss_scale_growth_interval",
-                     "ada_interval", "ada_speed_images", "accumulate_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise KerasGanError(f"{name}={value}: expected a positive integer")
+        check_positive(**{name: getattr(self, name) for name in (
+            "d_steps", "steps_per_execution", "pack", "loss_scale_growth_interval",
+            "ada_interval", "ada_speed_images", "accumulate_steps")})
         for field in dataclasses.fields(self):
             allowed = field.metadata["choices"]
             if allowed and getattr(self, field.name) not in allowed:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 from absl import logging
 
 from keras_gan.config import RunConfig
-from keras_gan.errors import KerasGanError
+from keras_gan.errors import KerasGanError, check_positive
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,9 +45,7 @@ def check(config: RunConfig) -> None:
                 "checkpoint_every": config.outputs.checkpoint_every,
                 "keep_checkpoints": config.outputs.keep_checkpoints,
                 "z_dim": config.model.z_dim}
-    for name, value in positive.items():
-        if value < 1:
-            raise KerasGanError(f"{name}={value}: expected a positive integer")
+    check_positive(**positive)
     from keras_gan import portable
 
     for format in config.outputs.export_formats:  # before training, not after it

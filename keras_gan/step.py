@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gan import inputs
-from keras_gan.errors import KerasGanError
+from keras_gan.errors import KerasGanError, check_positive
 from keras_gan.models import weighted_layers
 from keras_gan.training_step import draw_seed, replica_share
 
@@ -29,7 +29,8 @@ class FusedSteps:
 
     def __init__(self, gan, global_batch_size: int, steps_per_epoch: int = 1, seed: int = 0):
         replicas = gan.distribute_strategy.num_replicas_in_sync
-        if global_batch_size < 1 or global_batch_size % replicas:
+        check_positive(batch_size=global_batch_size)
+        if global_batch_size % replicas:
             raise KerasGanError(f"batch_size={global_batch_size}: expected a positive multiple of "
                                 f"the {replicas} replicas of the strategy")
         if global_batch_size // replicas % gan.options.pack:
