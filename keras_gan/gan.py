@@ -195,6 +195,9 @@ class GAN(TrainingStep, keras.Model):
         if g_optimizer is not None and g_optimizer is d_optimizer:
             raise KerasGanError("g_optimizer and d_optimizer: expected two optimisers, one for "
                                 "each model, not the same one twice")
+        from keras_gan.precision import warn_if_slow
+
+        warn_if_slow(keras.mixed_precision.global_policy().name)
         float16 = keras.mixed_precision.global_policy().compute_dtype == "float16"
         self.loss_scaled = float16 and options.loss_scale > 0
         for optimizer in (g_optimizer, d_optimizer):

@@ -38,10 +38,49 @@ def choose_policy(gpu_capabilities: list[tuple[int, int]], flags: frozenset[str]
     return "mixed_bfloat16" if flags & NATIVE_BFLOAT16_CPU_FLAGS else "float32"
 
 
+def gpu_capabilities() -> list[tuple[int, int]]:
+    """This machine's GPUs' compute capabilities."""
+    return [tuple(tf.config.experimental.get_device_details(gpu).get(
+        "compute_capability", (0, 0))) for gpu in tf.config.list_physical_devices("GPU")]
+
+
 def resolve(policy: str) -> str:
     """`policy` itself, or for `auto` the policy this machine's devices run fastest."""
     if policy != "auto":
         return policy
-    capabilities = [tuple(tf.config.experimental.get_device_details(gpu).get(
-        "compute_capability", (0, 0))) for gpu in tf.config.list_physical_devices("GPU")]
-    return choose_policy(capabilities, cpu_flags())
+    return choose_policy(gpu_capabilities(), cpu_flags())
+
+
+def slow_precision(policy: str, gpu_capabilities: list[tuple[int, int]],
+                   flags: frozenset[str]) -> str | None:
+    """One line when `policy` is one these devices only emulate (several times slower than
+    float32), naming the hardware it needs; None when they run it natively or it is float32."""
+    if policy not in ("mixed_bfloat16", "mixed_float16"):
+        return None
+    if gpu_capabilities:
+        oldest, needed = min(gpu_capabilities), (8, 0) if policy == "mixed_bfloat16" else (7, 0)
+        if oldest >= needed:
+            return None
+        return (f"mixed_precision={policy}: needs a GPU of compute capability "
+                f"{needed[0]}.{needed[1]} or newer (this one: {oldest[0]}.{oldest[1]}), where "
+                f"it is emulated and slower than float32; use float32 (or auto)")
+    if policy == "mixed_bfloat16" and flags & NATIVE_BFLOAT16_CPU_FLAGS:
+        return None
+    needs = ("a CPU with AVX-512 BF16 or AMX (or Arm's BF16)" if policy == "mixed_bfloat16"
+             else "a GPU (Volta or newer)")
+    return (f"mixed_precision={policy}: needs {needs}; this CPU emulates it, several times "
+            f"slower than float32: use float32 (or auto)")
+
+
+def warn_if_slow(policy: str) -> str | None:
+    """Logs `slow_precision` for this machine's devices, once per policy; returns the line."""
+    line = slow_precision(policy, gpu_capabilities(), cpu_flags())
+    if line and line not in _WARNED:
+        from absl import logging
+
+        _WARNED.add(line)
+        logging.warning(line)
+    return line
+
+
+_WARNED: set = set()

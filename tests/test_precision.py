@@ -52,3 +52,41 @@ def test_resolve_auto_reads_this_machine(monkeypatch):
     assert precision.resolve("auto") == "mixed_bfloat16"  # no GPU in tests
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
     assert precision.resolve("auto") == "float32"
+
+
+@pytest.mark.parametrize("policy, capabilities, flags, needs", [
+    ("mixed_bfloat16", [], {"avx2", "fma"}, "AVX-512 BF16 or AMX"),
+    ("mixed_float16", [], {"avx512_bf16"}, "a GPU"),
+    ("mixed_bfloat16", [(7, 5)], set(), "compute capability 8.0"),
+    ("mixed_float16", [(6, 1)], set(), "compute capability 7.0"),
+])
+def test_a_precision_the_hardware_only_emulates_gets_one_line_naming_what_it_needs(
+        policy, capabilities, flags, needs):
+    line = precision.slow_precision(policy, capabilities, frozenset(flags))
+    assert needs in line and "use float32" in line and "\n" not in line
+
+
+@pytest.mark.parametrize("policy, capabilities, flags", [
+    ("float32", [], set()), ("mixed_bfloat16", [], {"avx512_bf16"}),
+    ("mixed_bfloat16", [(8, 0)], set()), ("mixed_float16", [(7, 0)], set())])
+def test_native_precisions_and_float32_warn_nothing(policy, capabilities, flags):
+    assert precision.slow_precision(policy, capabilities, frozenset(flags)) is None
+
+
+def test_compile_warns_once_under_an_emulated_precision(monkeypatch):
+    import keras
+
+    import keras_gan
+    from tests.conftest import tiny_pair
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
+    monkeypatch.setattr(precision, "_WARNED", set())
+    logged = []
+    monkeypatch.setattr("absl.logging.warning", lambda line, *args: logged.append(line))
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        for _ in range(2):
+            keras_gan.GAN(*tiny_pair()).compile()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert len(logged) == 1 and "mixed_precision=mixed_bfloat16: needs a CPU" in logged[0]
