@@ -22,21 +22,11 @@ flags.DEFINE_list("quantize", ["none"], "Quantizations, each written for every f
 FLAGS = flags.FLAGS
 
 
-def portable_path(model: str, format: str, quantize: str = "none") -> str:
-    """Where a converted generator goes: beside the SavedModel directory `model`."""
-    from keras_gan.portable import EXTENSIONS
-
-    suffix = "" if quantize == "none" else f".{quantize}"
-    return f"{os.path.normpath(model)}{suffix}{EXTENSIONS[format]}"
-
-
 @exit_on_user_error
 def main(argv):
     del argv
     from keras_gan import export, portable
 
-    if not FLAGS.model:
-        raise KerasGanError("--model is required: the directory of an exported generator")
     export.load_generator(FLAGS.model)
     for format in FLAGS.formats:
         if format not in portable.EXTENSIONS:
@@ -46,8 +36,8 @@ def main(argv):
             portable.check(format, quantize, flag="--formats")
     for format in FLAGS.formats:
         for quantize in FLAGS.quantize:
-            path = portable.convert(FLAGS.model, portable_path(FLAGS.model, format, quantize),
-                                    format, quantize)
+            path = portable.portable_path(FLAGS.model, format, quantize)
+            portable.convert(FLAGS.model, path, format, quantize)
             print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
 
 

@@ -110,6 +110,8 @@ def class_prior(loaded) -> np.ndarray:
 def load_generator(path: str, flag: str = "--model"):
     """Loads an exported generator with plain `tf.saved_model.load`, checking it is one; errors
     name `flag`, the option the user gave the path with."""
+    if not path:
+        raise KerasGanError(f"{flag} is required: the directory of an exported generator")
     if not os.path.exists(os.path.join(path, "saved_model.pb")):
         raise KerasGanError(f"{flag}={path}: not a SavedModel directory (no saved_model.pb); "
                             f"expected RUN/generator written by training")

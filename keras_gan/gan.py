@@ -94,7 +94,12 @@ class GAN(TrainingStep, keras.Model):
             self, defaults.ada_target, defaults.ada_interval, defaults.ada_speed_images)
         self._averaged = self._state_variable("generator_ema_active", "int64")
         self.generator_ema = average_copy(self.generator)
-        self.combined = models.build_combined(self.generator, self.discriminator)
+        # GD, z -> G -> D, which G's update trains through, outside Keras's tracking (no
+        # attribute or property of the GAN returns it): tracked, it would be saved first and G
+        # and D under its path. The variable lists are the optimisers' (set by compile).
+        self._untracked = types.SimpleNamespace(
+            combined=models.build_combined(self.generator, self.discriminator),
+            g_variables=None, d_variables=None)
         self.options: TrainingOptions | None = None
         self.g_optimizer = self.d_optimizer = None
         self._fused = {}
@@ -168,6 +173,8 @@ class GAN(TrainingStep, keras.Model):
                 "options": self.options.get_config()}
 
     def compile_from_config(self, config):
+        import keras_gan.optimizers  # noqa: F401  (registers the fused optimisers to deserialise)
+
         self.compile(keras.saving.deserialize_keras_object(config["g_optimizer"]),
                      keras.saving.deserialize_keras_object(config["d_optimizer"]),
                      TrainingOptions.from_config(config["options"]))
@@ -241,11 +248,11 @@ class GAN(TrainingStep, keras.Model):
                          if options.g_ema_decay else None)
         self._start_average()
         # Explicit variable lists, taken while both models are trainable: toggling `trainable`
-        # later must not change what each optimiser updates.
-        # (held outside Keras's tracking, which would count them as the GAN's own variables)
-        self._updated = types.SimpleNamespace(
-            g=list(self.generator.trainable_variables),
-            d=unfrozen_variables(self.discriminator, options.freeze_d_layers))
+        # later must not change what each optimiser updates. (Untracked: Keras would count them
+        # as the GAN's own variables.)
+        self._untracked.g_variables = list(self.generator.trainable_variables)
+        self._untracked.d_variables = unfrozen_variables(self.discriminator,
+                                                         options.freeze_d_layers)
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.optimizer = OptimizerPair(g_optimizer, d_optimizer, self.step)
         self._fused = {}
@@ -325,7 +332,6 @@ class GAN(TrainingStep, keras.Model):
         data = self._data(x, y, batch_size, seed)
         validation = (None if validation_data is None else
                       self._validation(validation_data, validation_batch_size or batch_size, seed))
-        per_step = self.options.elements_per_step
         per_epoch = fit_data.steps_per_epoch(data.batches_per_epoch, data.global_batch_size,
                                              self.options.d_steps, self.options.accumulate_steps,
                                              steps_per_epoch)
@@ -336,10 +342,8 @@ class GAN(TrainingStep, keras.Model):
             verbose=1 if verbose == "auto" else verbose, epochs=epochs, steps=per_epoch)
         self.stop_training = False
         callback_list.on_train_begin()
-        self._start_average()  # after the callbacks that restore weights
-        step = int(self.step.numpy())  # after the callbacks that restore it
+        step, iterator = self._from_current_step(data)  # after the callbacks that restore it
         total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
-        iterator = iter(self._distribute(data, step * per_step))
         boundaries = [every for every in map(step_boundary, callbacks) if every]
         logs, sums, count = {}, {}, 0
         while step < total and not self.stop_training:
@@ -418,9 +422,8 @@ class GAN(TrainingStep, keras.Model):
         self._require_compiled("train_on_batch")
         _refuse_unsupported(class_weight=class_weight, sample_weight=sample_weight)
         data = self._data(x, y, None if isinstance(x, tf.data.Dataset) else len(x), 0)
-        self._start_average()
-        start = int(self.step.numpy()) * self.options.elements_per_step
-        history = self.fused_steps(data.global_batch_size)(iter(self._distribute(data, start)), 1)
+        _, iterator = self._from_current_step(data)
+        history = self.fused_steps(data.global_batch_size)(iterator, 1)
         logs = {name: float(values[0]) for name, values in history.items()}
         return logs if return_dict else list(logs.values())
 
@@ -454,6 +457,13 @@ class GAN(TrainingStep, keras.Model):
     def _stream_spec(self, data: FitData) -> inputs.StreamSpec:
         return inputs.StreamSpec(data.global_batch_size, self.value_range, self.conditional)
 
+    def _from_current_step(self, data: FitData):
+        """The GAN's step and an iterator over the distributed batches from there on, G's
+        average started first when one is to be kept (weights may have just been loaded)."""
+        self._start_average()
+        step = int(self.step.numpy())
+        return step, iter(self._distribute(data, step * self.options.elements_per_step))
+
     def _distribute(self, data: FitData, start_index: int):
         """The distributed batches `train_step` takes, from global batch `start_index` on."""
         spec = self._stream_spec(data)
@@ -467,13 +477,10 @@ class GAN(TrainingStep, keras.Model):
         batches it would feed them from the current step on (benchmarks, profiling)."""
         self._require_compiled("training_elements")
         data = self._data(x, y, batch_size, seed)
-        per_step = self.options.elements_per_step
         fused = self.fused_steps(data.global_batch_size, fit_data.steps_per_epoch(
             data.batches_per_epoch, data.global_batch_size, self.options.d_steps,
             self.options.accumulate_steps), seed)
-        self._start_average()
-        start = int(self.step.numpy()) * per_step
-        return fused, iter(self._distribute(data, start))
+        return fused, self._from_current_step(data)[1]
 
     def _require_compiled(self, what: str) -> None:
         if self.options is None:

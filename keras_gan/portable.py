@@ -67,6 +67,13 @@ def float32_copy(generator):
     return copy
 
 
+def portable_path(model: str, format: str, quantize: str = "none") -> str:
+    """Where a converted generator goes: beside the SavedModel directory `model`
+    (RUN/generator.tflite, RUN/generator.float16.onnx, ...)."""
+    suffix = "" if quantize == "none" else f".{quantize}"
+    return f"{os.path.normpath(model)}{suffix}{EXTENSIONS[format]}"
+
+
 def sidecar_path(path: str) -> str:
     """`generator.tflite` -> `generator.info.json` (shared by a G's .tflite and .onnx)."""
     return os.path.splitext(path)[0] + ".info.json"

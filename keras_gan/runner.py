@@ -327,15 +327,23 @@ def _common_step(config: RunConfig, gan, checkpoints: str) -> int | None:
 
 
 def _portable_exports(gan, outputs) -> None:
-    """The portable formats `export_formats` asks for: G's (average's) float32 copy, without
-    refinement, beside RUN/generator."""
-    from keras_gan.convert import portable_path
+    """The portable formats `export_formats` asks for, beside RUN/generator: each converted
+    from one float32 SavedModel of G (its average when kept) without refinement."""
+    import tempfile
 
+    from keras_gan import portable
+
+    asked = [(format, quantize) for format in outputs.export_formats if format != "saved_model"
+             for quantize in outputs.export_quantize]
+    if not asked:
+        return
     model = os.path.join(outputs.run_dir, "generator")
-    for format in outputs.export_formats:
-        for quantize in outputs.export_quantize if format != "saved_model" else ():
-            gan.export(portable_path(model, format, quantize), format=format,
-                       quantize=quantize)
+    with tempfile.TemporaryDirectory() as scratch:
+        float32 = os.path.join(scratch, "generator")
+        gan.export(float32, generator=portable.float32_copy(gan.sampling_generator))
+        for format, quantize in asked:
+            portable.convert(float32, portable.portable_path(model, format, quantize), format,
+                             quantize)
 
 
 def _lost_worker(error: Exception, setup: Setup, checkpoints: str) -> KerasGanError | None:

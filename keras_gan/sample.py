@@ -29,8 +29,6 @@ def main(argv):
     from keras_gan import export, plotting
     from keras_gan.callbacks import FixedInputs
 
-    if not FLAGS.model:
-        raise KerasGanError("--model is required: the directory of an exported generator")
     if FLAGS.num < 1:
         raise KerasGanError(f"--num={FLAGS.num}: expected a positive integer")
     model = export.load_generator(FLAGS.model)

@@ -101,12 +101,12 @@ class TrainingStep:
     @property
     def g_variables(self) -> list:
         """What G's update trains: G's trainable variables."""
-        return self._updated.g
+        return self._untracked.g_variables
 
     @property
     def d_variables(self) -> list:
         """What D's update trains: D's trainable variables but those `freeze_d_layers` fixes."""
-        return self._updated.d
+        return self._untracked.d_variables
 
     # ----- the pieces of a step, each per replica --------------------------------------------
 
@@ -225,8 +225,8 @@ class TrainingStep:
             real, labels = _parts(batch)
             z = self.noise(_rows(real), "g", position)
             if self.augmentation is None:
-                fake, fake_outputs = self.combined(z if labels is None else [z, labels],
-                                                   training=True)
+                fake, fake_outputs = self._untracked.combined(
+                    z if labels is None else [z, labels], training=True)
             else:  # GD with the augmentation between G and D
                 fake = self.generate(z, labels)
                 fake_outputs = self._discriminate_with(labels)(self.augment(fake, 2, position))
