@@ -24,7 +24,7 @@ import time
 from absl import flags
 from absl.testing import flagsaver
 
-from experiments import common
+from experiments import common, timing
 from experiments import dcgan  # noqa: F401  (defines --image_size so its configs parse)
 from keras_gan import cli
 from keras_gan.errors import KerasGanError, exit_on_user_error
@@ -85,54 +85,27 @@ class Mode:
 
         self.name, self.overrides = name, MODES[name]
         with flagsaver.flagsaver(**self.overrides):
-            self.setup = common.prepare(load_data,
-                                        models.ARCHITECTURES[FLAGS.architecture].image_size)
-            self.steps_per_call = FLAGS.steps_per_execution
+            setup = common.prepare(load_data, models.ARCHITECTURES[FLAGS.architecture].image_size)
             self.description = (
                 f"{FLAGS.architecture}, batch {FLAGS.batch_size}, steps_per_execution "
                 f"{FLAGS.steps_per_execution}, xla {FLAGS.jit_compile}, fused optimisers "
                 f"{FLAGS.fused_optimizers}, {common.precision_policy()}, oneDNN "
                 f"{onednn_kernels()}")
-        self.train_step, self.iterator = self.setup.gan.training_elements(
-            self.setup.data, batch_size=FLAGS.batch_size, seed=FLAGS.seed)
-        self.train_step(self.iterator, FLAGS.warmup_steps)
+        self.step = timing.TimedStep(setup.gan, setup.data, FLAGS.batch_size, FLAGS.seed,
+                                     FLAGS.warmup_steps)
 
     def time(self) -> float:
         """Images per second of --steps steps."""
-        started = time.perf_counter()
-        self.train_step(self.iterator, FLAGS.steps)
-        return FLAGS.steps * FLAGS.batch_size * FLAGS.d_steps / (time.perf_counter() - started)
-
-    def concrete_call(self):
-        import tensorflow as tf
-
-        return self.train_step.function.get_concrete_function(
-            self.iterator, tf.constant(self.steps_per_call, tf.int32))
+        return self.step.time(FLAGS.steps)
 
     def profile(self) -> str:
         """Where one fused call of this mode spends its time (keras_gan.op_profile)."""
         from keras_gan import op_profile
 
+        step = self.step
         started = time.perf_counter()
-        times = op_profile.profile(lambda: self.train_step(self.iterator, self.steps_per_call))
-        return op_profile.table(times, time.perf_counter() - started, self.steps_per_call)
-
-
-class Floor:
-    """The fast step's matrix products alone (keras_gan.floor), timed like the step."""
-
-    def __init__(self, fast: Mode):
-        from keras_gan import floor
-
-        self.products = floor.step_products(fast.concrete_call())
-        self.steps_per_call = fast.steps_per_call
-        self.flops = sum(p.flops for p in self.products)
-
-    def time(self) -> float:
-        from keras_gan import floor
-
-        seconds = floor.time_products(self.products, FLAGS.steps, self.steps_per_call)
-        return FLAGS.batch_size * FLAGS.d_steps / seconds
+        times = op_profile.profile(lambda: step.train_step(step.iterator, step.steps_per_call))
+        return op_profile.table(times, time.perf_counter() - started, step.steps_per_call)
 
 
 def pytorch_command(policy: str) -> list:
@@ -186,9 +159,9 @@ def measure(pytorch: list | None) -> tuple[dict, dict]:
     modes = [Mode(name) for name in FLAGS.modes]
     timed = {mode.name: mode.time for mode in modes}
     fast = next((mode for mode in modes if mode.name == "fast"), None)
-    floor = Floor(fast) if FLAGS.floor and fast else None
+    floor = timing.Floor(fast.step) if FLAGS.floor and fast else None
     if floor:
-        timed["floor"] = floor.time
+        timed["floor"] = lambda: floor.time(FLAGS.steps)
     if pytorch:
         timed["pytorch"] = lambda: time_pytorch(pytorch)
     best = {}

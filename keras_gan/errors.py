@@ -46,16 +46,17 @@ def parse_flags_or_exit(argv: list[str]) -> list[str]:
         sys.exit(2)
 
 
-def exit_on_user_error(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+def exit_on_user_error(main: Callable[[list[str]], int | None]
+                       ) -> Callable[[list[str]], int | None]:
     """Wraps an absl `main` so a KerasGanError becomes `error: ...` on stderr and status 2, its
-    parameters named by their flags."""
+    parameters named by their flags; `main`'s own exit status passes through."""
 
     @functools.wraps(main)
-    def wrapped(argv: list[str]) -> None:
+    def wrapped(argv: list[str]) -> int | None:
         from absl import flags
 
         try:
-            main(argv)
+            return main(argv)
         except KerasGanError as error:
             message = as_flags(str(error), flags.FLAGS)
             print(f"error: {message}", file=sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""Shared fixtures: two logical CPUs (for MirroredStrategy tests) and tiny MNIST-format data."""
+"""Shared fixtures: two replica devices (for MirroredStrategy tests) and tiny MNIST-format data."""
 import functools
 import gzip
 import os
@@ -18,13 +18,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+# The tests compare float32 results closely: no TensorFloat-32 on the GPUs that have it.
+tf.config.experimental.enable_tensor_float_32_execution(False)
+# Multi-replica tests run on two GPUs where there are two (experiments.device_check runs the
+# `device` tests there), else on the two logical CPUs; one device is the first of the same kind.
+REPLICA_DEVICES = (["/gpu:0", "/gpu:1"] if len(tf.config.list_physical_devices("GPU")) > 1
+                   else ["/cpu:0", "/cpu:1"])
+
+
+def one_device() -> tf.distribute.OneDeviceStrategy:
+    return tf.distribute.OneDeviceStrategy(REPLICA_DEVICES[0])
 
 
 @functools.lru_cache(maxsize=None)
-def two_cpu_mirrored() -> tf.distribute.MirroredStrategy:
-    """One MirroredStrategy over the two logical CPUs per process: separate instances reuse
-    collective keys and clash."""
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def two_replica_mirrored() -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy over two devices per process: separate instances reuse collective
+    keys and clash."""
+    return tf.distribute.MirroredStrategy(REPLICA_DEVICES)
 
 
 def write_idx(path: str, array: np.ndarray) -> None:

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import keras_gan
 from keras_gan.errors import KerasGanError
-from tests.conftest import two_cpu_mirrored
+from tests.conftest import two_replica_mirrored
 
 SHAPE, Z_DIM, CLASSES = (4, 4, 1), 3, 3
 EXAMPLES = np.random.RandomState(0).uniform(-1, 1, (96, *SHAPE)).astype(np.float32)
@@ -135,8 +135,9 @@ def test_backup_and_restore_resumes_exactly(tmp_path):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.device
 def test_fit_under_a_mirrored_strategy_scope():
-    with two_cpu_mirrored().scope():
+    with two_replica_mirrored().scope():
         gan = keras_gan.GAN(*user_models()).compile()
     before = [w.numpy().copy() for w in gan.discriminator.weights]
     gan.fit(dataset(), epochs=1, verbose=0)

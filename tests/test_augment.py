@@ -8,7 +8,7 @@ import tensorflow as tf
 import keras_gan
 from keras_gan import augment
 from keras_gan.errors import KerasGanError
-from tests.conftest import Steps, two_cpu_mirrored
+from tests.conftest import Steps, one_device, two_replica_mirrored
 from tests.test_step import BATCH, IMAGES, make_gan, snapshot, stream
 
 
@@ -70,11 +70,12 @@ def tiny():
     return tiny_models(d_batchnorm=False)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", ["diffaugment", "ada"])
 def test_two_replicas_and_fused_calls_match_one_device(name):
     runs = []
-    for strategy, steps in ((tf.distribute.OneDeviceStrategy("/cpu:0"), 1),
-                            (two_cpu_mirrored(), 3)):
+    for strategy, steps in ((one_device(), 1),
+                            (two_replica_mirrored(), 3)):
         gan = make_gan(strategy, d_batchnorm=False, augment=name, ada_target=-1.0,
                        ada_interval=1, ada_speed_images=100, steps_per_execution=steps)
         trainer = Steps(gan, BATCH)

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras_gan import data, export, inputs, models
 from keras_gan.models import conditional
 from keras_gan.gan import GAN
-from tests.conftest import Steps, run_module, two_cpu_mirrored
+from tests.conftest import Steps, one_device, run_module, two_replica_mirrored
 
 CLASSES, Z_DIM, BATCH = 3, 4, 8
 IMAGES = np.random.RandomState(0).randint(0, 256, (48, 4, 4, 1)).astype(np.uint8)
@@ -70,7 +70,7 @@ def tiny_conditional_models(mode):
 
 
 def make_trainer(mode, strategy=None, **options):
-    strategy = strategy or tf.distribute.OneDeviceStrategy("/cpu:0")
+    strategy = strategy or one_device()
     with strategy.scope():
         gan = GAN(*tiny_conditional_models(mode)).compile(
             keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), **options)
@@ -83,11 +83,12 @@ def stream(trainer):
         lambda context: inputs.training_stream(LABELLED, spec, 0, context, seed=1)))
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("mode, d_style, penalty", [("concat", "separate", "none"),
                                                     ("projection", "concat", "gradient")])
 def test_two_replicas_match_one_device_and_the_g_step_leaves_d_alone(mode, d_style, penalty):
     runs = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+    for strategy in (one_device(), two_replica_mirrored()):
         trainer = make_trainer(mode, strategy, d_style=d_style, penalty=penalty,
                                objective="hinge", steps_per_execution=3)
         history = trainer(stream(trainer), 3)

@@ -24,6 +24,7 @@ def exported(tmp_path):
     return generator, path
 
 
+@pytest.mark.device
 def test_saved_model_serves_without_keras_gan(exported):
     generator, path = exported
     z = np.random.RandomState(1).normal(size=(5, 7)).astype(np.float32)

@@ -61,13 +61,14 @@ def test_draws_depend_on_the_seed_the_index_and_the_draw_alone():
     assert len(seeds) == 2 * 2 * len(training_step.DRAWS)
 
 
+@pytest.mark.device
 def test_replicas_draw_together_what_one_device_draws():
-    from tests.conftest import two_cpu_mirrored
+    from tests.conftest import two_replica_mirrored
 
     seed = training_step.draw_seed(0, 3, "z_d")
     make = lambda n: inputs.sample_noise([n, 2], "normal", seed)  # noqa: E731
     whole = training_step.replica_share(make, 8).numpy()
-    strategy = two_cpu_mirrored()
+    strategy = two_replica_mirrored()
     shares = strategy.run(tf.function(lambda: training_step.replica_share(make, 4)))
     np.testing.assert_array_equal(
         np.concatenate([t.numpy() for t in strategy.experimental_local_results(shares)]), whole)

@@ -12,7 +12,7 @@ import keras_gan
 from keras_gan.errors import KerasGanError
 from keras_gan.options import TrainingOptions
 from tests.conftest import (BATCH, IMAGES, Z_DIM, assert_same, compiled, fit, tiny_pair,
-                            two_cpu_mirrored)
+                            two_replica_mirrored)
 
 
 def weights_of(model):
@@ -64,9 +64,10 @@ class Recorder(keras.callbacks.Callback):
         self.calls.append(("test_end", batch))
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("strategy", [None, "mirrored"])
 def test_super_train_step_gives_the_gans_logs_and_a_subclass_adds_keys(strategy):
-    strategy = two_cpu_mirrored() if strategy else tf.distribute.get_strategy()
+    strategy = two_replica_mirrored() if strategy else tf.distribute.get_strategy()
     with strategy.scope():
         gan = Doubled(*tiny_pair()).compile(steps_per_execution=3)
     recorder = Recorder()

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_gan.optimizers import FusedAdam, FusedMomentumSGD, RampedMomentumSGD, make_optimizer
-from tests.conftest import two_cpu_mirrored
+from tests.conftest import one_device, two_replica_mirrored
 
 RNG = np.random.RandomState(0)
 INITIAL = [RNG.normal(size=(6, 5)).astype(np.float32), RNG.normal(size=(5,)).astype(np.float32)]
@@ -30,14 +30,15 @@ def train(make, strategy):
     return [w.numpy() for w in weights]
 
 
-@pytest.mark.parametrize("strategy", [lambda: tf.distribute.OneDeviceStrategy("/cpu:0"),
-                                      two_cpu_mirrored], ids=["one_device", "mirrored"])
+@pytest.mark.parametrize("strategy", [lambda: one_device(),
+                                      two_replica_mirrored], ids=["one_device", "mirrored"])
 @pytest.mark.parametrize("fused, stock", [
     (lambda: FusedAdam(0.01, 0.5, 0.9), lambda: keras.optimizers.Adam(0.01, 0.5, 0.9)),
     (lambda: FusedMomentumSGD(0.1, momentum=0.9), lambda: keras.optimizers.SGD(0.1, momentum=0.9)),
 ], ids=["adam", "momentum_sgd"])
+@pytest.mark.device
 def test_fused_kernels_match_keras_optimizers(fused, stock, strategy):
-    expected = train(stock, tf.distribute.OneDeviceStrategy("/cpu:0"))
+    expected = train(stock, one_device())
     for got, want, initial in zip(train(fused, strategy()), expected, INITIAL):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
         assert not np.allclose(want, initial)
@@ -46,7 +47,7 @@ def test_fused_kernels_match_keras_optimizers(fused, stock, strategy):
 def test_momentum_ramp_follows_pylearn2_momentum_adjustor():
     """v <- m_t v - lr g; w <- w + v, with m_t rising linearly from 0.5 to 0.7 over 4 steps."""
     got = train(lambda: RampedMomentumSGD(0.1, 0.5, 0.7, ramp_steps=4),
-                tf.distribute.OneDeviceStrategy("/cpu:0"))
+                one_device())
     weights = [w.astype(np.float64) for w in INITIAL]
     velocity = [np.zeros_like(w) for w in weights]
     for t, gradients in enumerate(GRADIENTS):

@@ -94,6 +94,7 @@ def test_quantized_files_stay_close_and_are_smaller(quantize, tolerance, tmp_pat
         assert json.load(open(portable.sidecar_path(path)))["quantize"] == quantize
 
 
+@pytest.mark.device
 def test_gan_export_writes_each_format_from_one_call(tmp_path):
     gan = compiled()
     gan.fit(IMAGES, batch_size=BATCH, epochs=1, verbose=0)

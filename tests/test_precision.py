@@ -47,6 +47,7 @@ def test_resolve_keeps_an_explicit_policy(policy):
     assert precision.resolve(policy) == policy
 
 
+@pytest.mark.device
 def test_resolve_auto_reads_this_machine(monkeypatch):
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
     assert precision.resolve("auto") == "mixed_bfloat16"  # no GPU in tests
@@ -73,6 +74,7 @@ def test_native_precisions_and_float32_warn_nothing(policy, capabilities, flags)
     assert precision.slow_precision(policy, capabilities, frozenset(flags)) is None
 
 
+@pytest.mark.device
 def test_compile_warns_once_under_an_emulated_precision(monkeypatch):
     import keras
 

@@ -8,7 +8,7 @@ from keras_gan.gan import GAN
 from keras_gan.layers import BatchNormalization
 from keras_gan.options import TrainingOptions
 from keras_gan.step import DivergenceError
-from tests.conftest import Steps, step_noise, step_uniforms, two_cpu_mirrored
+from tests.conftest import Steps, one_device, step_noise, step_uniforms, two_replica_mirrored
 
 IMAGE_SHAPE, Z_DIM, BATCH = (4, 4, 1), 3, 8
 IMAGES = np.random.RandomState(0).randint(0, 256, (64, *IMAGE_SHAPE)).astype(np.uint8)
@@ -35,7 +35,7 @@ def tiny_models(d_batchnorm=True, seed=0, pack=1, g_batchnorm=True):
 def make_gan(strategy=None, d_batchnorm=True, g_rate=0.1, models=None, optimizers=None,
              **options):
     """A compiled GAN of `models()` (default: the tiny pair), under `strategy`."""
-    strategy = strategy or tf.distribute.OneDeviceStrategy("/cpu:0")
+    strategy = strategy or one_device()
     models = models or (lambda: tiny_models(d_batchnorm, pack=options.get("pack", 1)))
     optimizers = optimizers or (lambda: (keras.optimizers.SGD(g_rate),
                                          keras.optimizers.SGD(0.1)))
@@ -152,12 +152,13 @@ def test_d_loss_falls_against_a_fixed_generator():
     assert trainer.gan.step.numpy() == 200
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("order, d_steps", [("g_first", 1), ("d_first", 1), ("g_first", 2),
                                             ("d_first", 2), ("simultaneous", 1)])
 def test_mirrored_two_replicas_match_one_device(order, d_steps):
     runs = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
-                     two_cpu_mirrored()):
+    for strategy in (one_device(),
+                     two_replica_mirrored()):
         trainer = make_trainer(strategy, order=order, d_steps=d_steps)
         history = trainer(stream(trainer), 3)
         runs.append((history, snapshot(trainer.generator) + snapshot(trainer.discriminator)))
@@ -168,6 +169,7 @@ def test_mirrored_two_replicas_match_one_device(order, d_steps):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.device
 def test_fused_calls_match_single_step_calls():
     weights = []
     for steps_per_call in (1, 5):
@@ -183,7 +185,7 @@ def test_batch_not_divisible_by_replicas_is_rejected():
 
     with pytest.raises(KerasGanError, match="batch_size=7: expected a positive multiple "
                                             "of the 2 replicas"):
-        make_trainer(two_cpu_mirrored(), batch=7)
+        make_trainer(two_replica_mirrored(), batch=7)
 
 
 def test_batch_per_replica_not_a_multiple_of_the_pack_is_rejected():
@@ -191,13 +193,14 @@ def test_batch_per_replica_not_a_multiple_of_the_pack_is_rejected():
 
     with pytest.raises(KerasGanError, match="pack=3: each replica's batch of 4 must be a "
                                             "multiple of it"):
-        make_trainer(two_cpu_mirrored(), pack=3)
+        make_trainer(two_replica_mirrored(), pack=3)
 
 
+@pytest.mark.device
 def test_packed_d_with_r1_matches_across_two_replicas():
     """Each replica packs its own consecutive examples, so the split changes nothing."""
     runs = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+    for strategy in (one_device(), two_replica_mirrored()):
         trainer = make_trainer(strategy, d_batchnorm=False, penalty="r1", penalty_weight=1.0,
                                pack=2, steps_per_execution=3)
         history = trainer(stream(trainer), 3)
@@ -238,6 +241,7 @@ def mixed_trainer(*args, **kwargs):
     return Steps(mixed_gan(*args, **kwargs), BATCH)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("policy, loss_scale", [("mixed_float16", 2.0 ** 15),
                                                 ("mixed_bfloat16", 0.0)])
 def test_mixed_precision_steps_are_finite_with_float32_losses(policy, loss_scale):
@@ -254,6 +258,7 @@ def optimizer_state(trainer):
                                        + trainer.discriminator.trainable_variables)]
 
 
+@pytest.mark.device
 def test_float16_overflow_is_skipped_then_the_scale_halves_and_regrows():
     trainer = mixed_trainer("mixed_float16", loss_scale=2.0 ** 15, growth=2, steps_per_execution=1)
     iterator = stream(trainer)
@@ -283,9 +288,10 @@ def bias_before_batchnorm(model):
             if isinstance(b, BatchNormalization) and getattr(a, "bias", None) is not None}
 
 
+@pytest.mark.device
 def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_path):
     runs = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+    for strategy in (one_device(), two_replica_mirrored()):
         gan = mixed_gan("mixed_float16", strategy, loss_scale=2.0 ** 15, growth=2,
                         steps_per_execution=3)
         trainer = Steps(gan, BATCH)
@@ -307,6 +313,7 @@ def test_float16_loss_scale_agrees_across_two_replicas_and_is_checkpointed(tmp_p
     assert resumed.d_loss_scale.finite_steps.numpy() == single.d_loss_scale.finite_steps.numpy()
 
 
+@pytest.mark.device
 def test_divergence_guard_still_catches_real_nan_under_float16():
     gan = mixed_gan("mixed_float16", loss_scale=2.0 ** 15, steps_per_execution=2)
     gan.discriminator.layers[-1].kernel.assign(
@@ -324,6 +331,7 @@ def test_fused_loop_traces_once_whatever_the_step_count():
     assert trainer.gan.step.numpy() == 25
 
 
+@pytest.mark.device
 def test_fused_xla_calls_match_single_xla_step_calls():
     """Under XLA the step's random numbers come from XLA's kernels: a run repeats exactly with
     the same jit_compile, not across it."""
@@ -343,7 +351,7 @@ OBJECTIVE_CASES = [("bce", "none"), ("least_squares", "none"), ("hinge", "none")
 @pytest.mark.parametrize("objective, penalty", OBJECTIVE_CASES)
 def test_every_objective_and_penalty_matches_across_two_replicas(objective, penalty):
     runs = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+    for strategy in (one_device(), two_replica_mirrored()):
         trainer = make_trainer(strategy, d_batchnorm=penalty == "none", objective=objective,
                                penalty=penalty, steps_per_execution=3)
         history = trainer(stream(trainer), 3)
@@ -494,6 +502,7 @@ def test_every_objective_with_every_penalty_trains_and_exports(tmp_path):
     assert loaded.sample(tf.constant(3))["images"].shape == (3, *IMAGE_SHAPE)
 
 
+@pytest.mark.device
 def test_gradient_penalty_under_bfloat16_mixed_precision_is_finite():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
@@ -526,7 +535,7 @@ def test_top_k_g_step_learns_only_from_the_fakes_d_scores_most_real():
 
 def test_top_k_matches_across_two_replicas():
     runs = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+    for strategy in (one_device(), two_replica_mirrored()):
         trainer = make_trainer(strategy, g_top_k=0.25, g_top_k_decay=0.5, steps_per_execution=4)
         history = trainer(stream(trainer), 4)
         runs.append((history["g_loss"], snapshot(trainer.generator)))
@@ -559,7 +568,7 @@ def test_accumulated_micro_batches_give_the_update_of_one_batch_of_them_all():
         def noise(self, batch_size, update="g", batch=0):
             return tf.concat([micro.gan.noise(batch_size // 2, update, i) for i in (0, 1)], 0)
 
-    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+    with one_device().scope():
         whole = Steps(Joined(*models()).compile(keras.optimizers.SGD(0.1),
                                                 keras.optimizers.SGD(0.1)), 2 * BATCH)
     iterator = stream(micro)
@@ -576,9 +585,10 @@ def test_accumulated_micro_batches_give_the_update_of_one_batch_of_them_all():
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.device
 def test_accumulation_matches_across_two_replicas_and_takes_k_batches_a_step():
     runs = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_cpu_mirrored()):
+    for strategy in (one_device(), two_replica_mirrored()):
         trainer = make_trainer(strategy, d_batchnorm=False, accumulate_steps=3, d_steps=2,
                                order="d_first", steps_per_execution=2)
         iterator = stream(trainer)
