@@ -122,9 +122,11 @@ def run(load: LoadData, image_size: int | None, *,
     models.check_architecture(config.model.architecture, image_size)
     changes = []
     if config.outputs.run_dir and config.outputs.resume:
-        # A total decay spreads over --epochs: another length would jump the learning rate.
+        # A total decay spreads over the run's length (--epochs, or --max_steps with
+        # --epochs=0): another length would jump the learning rate.
+        length = ("epochs", "max_steps") if not config.schedule.epochs else ("epochs",)
         changeable = tuple(name for name in CHANGEABLE_ON_RESUME
-                           if not (name == "epochs" and runner.decays_over_run(config)))
+                           if not (name in length and runner.decays_over_run(config)))
         changes = run_directory.check_resumable_flags(config.outputs.run_dir, FLAGS, changeable)
 
     def record(step: int) -> None:

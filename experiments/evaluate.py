@@ -74,6 +74,10 @@ def mnist_scores(samples, value_range, labels, names, classifier) -> dict:
     from keras_gan import data, evaluation
 
     validation = data.load_mnist(FLAGS.data_dir, FLAGS.validation_split)[0] / 255.0
+    if "parzen" in names and not len(validation):
+        raise KerasGanError(f"--validation_split={FLAGS.validation_split}: no images in "
+                            f"{FLAGS.data_dir or 'tfds mnist'}; Parzen's sigma is chosen on "
+                            f"them (e.g. --validation_split=train[:1000])")
     test_images, test_labels = data.load_mnist(FLAGS.data_dir, "test")
     reference = evaluation.MnistReference(validation, test_images / 255.0, classifier,
                                           test_labels)

@@ -11,7 +11,7 @@ import importlib
 import os
 import platform
 
-__version__ = "0.4.0"
+__version__ = "0.6.0"
 __all__ = ["GAN", "augment", "callbacks", "data", "export", "models", "objectives", "options",
            "penalties"]
 

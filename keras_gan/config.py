@@ -128,7 +128,8 @@ class ScheduleConfig:
 
     epochs: int = _field(
         1,
-        'Passes over the training split (each D step takes one batch).')
+        'Passes over the training split (each D step takes one batch); 0: as many as '
+        '--max_steps takes.')
     max_steps: int = _field(
         0,
         'Stop after this many training steps; 0: no limit.')

@@ -31,6 +31,12 @@ def precision_policy(config: RunConfig) -> str:
     return precision.resolve(config.performance.mixed_precision)
 
 
+def run_epochs(config: RunConfig, steps_per_epoch: int) -> int:
+    """The run's epochs: `epochs`, or with `epochs=0` as many as `max_steps` takes."""
+    schedule = config.schedule
+    return schedule.epochs or -(-schedule.max_steps // steps_per_epoch)
+
+
 def decays_over_run(config: RunConfig) -> bool:
     """Whether a learning rate falls by a total factor over the run's epochs."""
     return any(o.learning_rate_total_decay != 1.0 for o in (config.g_optimizer, config.d_optimizer))
@@ -38,7 +44,7 @@ def decays_over_run(config: RunConfig) -> bool:
 
 def check(config: RunConfig) -> None:
     """Fails before anything is written when a setting cannot work."""
-    positive = {"batch_size": config.schedule.batch_size, "epochs": config.schedule.epochs,
+    positive = {"batch_size": config.schedule.batch_size,
                 "sample_every": config.sampling.sample_every,
                 "sample_count": config.sampling.sample_count,
                 "log_every": config.outputs.log_every,
@@ -56,6 +62,9 @@ def check(config: RunConfig) -> None:
     if config.schedule.max_steps < 0:
         raise KerasGanError(f"max_steps={config.schedule.max_steps}: expected 0 (no limit) or "
                             f"more")
+    if config.schedule.epochs < 0 or not (config.schedule.epochs or config.schedule.max_steps):
+        raise KerasGanError(f"epochs={config.schedule.epochs}: expected a positive integer, or 0 "
+                            f"with max_steps (as many epochs as max_steps takes)")
     if config.data.channels not in (1, 3):
         raise KerasGanError(f"channels={config.data.channels}: expected 1 or 3")
     if config.data.max_images < 0:
@@ -115,15 +124,15 @@ class Setup:
     steps_per_epoch: int
 
 
-def _optimizer(config: RunConfig, net: str, updates_per_epoch: int):
+def _optimizer(config: RunConfig, net: str, updates_per_epoch: int, epochs: int):
     """`net`'s optimiser; `updates_per_epoch` counts its own updates (D makes `d_steps` per G
-    step), the clock of its schedules."""
+    step), the clock of its schedules, over the run's `epochs`."""
     from keras_gan.optimizers import make_optimizer
 
     settings = config.g_optimizer if net == "g" else config.d_optimizer
     decay_factor = settings.learning_rate_decay
     if settings.learning_rate_total_decay != 1.0:
-        run_updates = config.schedule.epochs * updates_per_epoch
+        run_updates = epochs * updates_per_epoch
         decay_factor = settings.learning_rate_total_decay ** (1 / run_updates)
     return make_optimizer(
         net, settings.optimizer, settings.learning_rate, beta_1=settings.beta_1,
@@ -177,8 +186,9 @@ def prepare(config: RunConfig, load: LoadData, image_size: int | None, strategy=
             model.spectral_norm, model.conditional, num_classes, options.pack)
         gan = GAN(generator, discriminator, value_range=value_range, noise=model.noise,
                   num_classes=num_classes or None)
-        gan.compile(_optimizer(config, "g", steps_per_epoch),
-                    _optimizer(config, "d", steps_per_epoch * options.d_steps), options)
+        epochs = run_epochs(config, steps_per_epoch)
+        gan.compile(_optimizer(config, "g", steps_per_epoch, epochs),
+                    _optimizer(config, "d", steps_per_epoch * options.d_steps, epochs), options)
     return Setup(config, gan, training, value_range, steps_per_epoch)
 
 
@@ -230,7 +240,8 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
     config, gan = setup.config, setup.gan
     outputs, sampling, schedule = config.outputs, config.sampling, config.schedule
     value_range, steps_per_epoch = setup.value_range, setup.steps_per_epoch
-    total_steps = schedule.epochs * steps_per_epoch
+    epochs = run_epochs(config, steps_per_epoch)
+    total_steps = epochs * steps_per_epoch
     if schedule.max_steps:
         total_steps = min(total_steps, schedule.max_steps)
     checkpoints = os.path.join(outputs.run_dir, "checkpoints")
@@ -276,7 +287,7 @@ def _train(setup: Setup, load: LoadData, draw_samples, evaluate, on_start) -> di
     if evaluation:
         run_callbacks.append(evaluation)
     with _stop_on_signals(gan) as interrupted:
-        gan.fit(setup.data, batch_size=schedule.batch_size, epochs=schedule.epochs, verbose=0,
+        gan.fit(setup.data, batch_size=schedule.batch_size, epochs=epochs, verbose=0,
                 callbacks=run_callbacks, seed=schedule.seed,
                 max_steps=schedule.max_steps or None)
     if sampling.refine_steps:

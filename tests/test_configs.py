@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_gan.callbacks import read_history
+from keras_gan.errors import KerasGanError
 from tests.conftest import REPO, run_module
 
 CONFIGS = sorted(os.path.basename(p)
@@ -85,3 +86,24 @@ def test_mlp_config_with_a_64_pixel_dcgan_program_fails_at_once(tmp_path):
                         "--image_size=64", f"--run_dir={tmp_path / 'run'}")
     assert result.returncode == 2
     assert "built for 28x28 images, not 64x64" in result.stderr
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"epochs": 0}, "epochs=0: expected a positive integer, or 0 with max_steps"),
+    ({"epochs": -1, "max_steps": 10}, "epochs=-1: expected a positive integer"),
+])
+def test_epochs_zero_needs_max_steps(values, message):
+    from keras_gan import runner
+    from keras_gan.config import from_values
+
+    with pytest.raises(KerasGanError, match=message):
+        runner.check(from_values(values))
+
+
+def test_epochs_zero_runs_as_many_epochs_as_max_steps_takes():
+    from keras_gan import runner
+    from keras_gan.config import from_values
+
+    assert runner.run_epochs(from_values({"epochs": 0, "max_steps": 600}), 40) == 15
+    assert runner.run_epochs(from_values({"epochs": 0, "max_steps": 601}), 40) == 16
+    assert runner.run_epochs(from_values({"epochs": 3, "max_steps": 601}), 40) == 3

@@ -96,6 +96,11 @@ def test_evaluate_rejects_unknown_metrics_and_missing_classifier(trained, tmp_pa
     result = run_module("experiments.evaluate", f"--generator={run_dir}/generator",
                         f"--data_dir={mnist_dir}", f"--classifier={tmp_path}/none.keras")
     assert result.returncode == 2 and "train one with" in result.stderr
+    # the default validation split, train[50000:51000], is empty in 256 images
+    result = run_module("experiments.evaluate", f"--generator={run_dir}/generator",
+                        f"--data_dir={mnist_dir}", "--metrics=parzen", "--num_samples=8")
+    assert result.returncode == 2 and ("--validation_split=train[50000:51000]: no images in "
+                                       in result.stderr)
 
 
 def test_generated_images_are_mapped_to_mnist_pixels():
