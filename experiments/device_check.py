@@ -21,7 +21,8 @@ from experiments import common, dcgan  # noqa: F401  (dcgan defines --image_size
 from keras_gan import cli
 from keras_gan.errors import KerasGanError, exit_on_user_error
 
-PARTS = ("environment", "tests", "throughput", "short_run", "replicas")
+# In the order they run: the throughput grid last, so a time budget cuts only its last cells.
+PARTS = ("environment", "tests", "short_run", "replicas", "throughput")
 flags.DEFINE_string("out", None, "Folder for device_check.json, the table and the run's files.")
 flags.DEFINE_list("parts", list(PARTS), "Which parts to run.")
 flags.DEFINE_list("configs", ["gan_pytorch", "dcgan_mnist32", "cgan_mnist_conv"],
@@ -39,11 +40,13 @@ flags.DEFINE_integer("replica_steps", 100, "Steps before the replicas' weights a
 flags.DEFINE_list("tests", [], "pytest node ids to run instead of every `device` test.")
 flags.DEFINE_integer("test_workers", 2, "pytest-xdist workers for the tests (0: none).")
 flags.DEFINE_integer("tests_timeout", 900, "Seconds before the tests' pytest is stopped.")
+flags.DEFINE_integer("max_seconds", 240, "Throughput cells that would start after this many "
+                     "seconds of the check are recorded as not run.")
 FLAGS = flags.FLAGS
 
 # Without a GPU: float16 is emulated on CPUs, and GPU-sized batches take minutes there.
 CPU_SIZES = {"batch_sizes": ["64"], "precisions": ["float32", "mixed_bfloat16"],
-             "timed_steps": 20, "warmup": 10}
+             "timed_steps": 20, "warmup": 10, "max_seconds": 360}
 SEED = 0
 RECORD_EVERY = 10  # steps between the short run's records (one fused call)
 
@@ -172,6 +175,10 @@ def throughput(report: dict) -> dict:
                 for xla in FLAGS.xla:
                     cell = {"config": name, "batch_size": batch, "precision": policy,
                             "jit_compile": xla == "true"}
+                    if time.perf_counter() - report["started"] > FLAGS.max_seconds:
+                        cell["not_run"] = f"over --max_seconds={FLAGS.max_seconds}"
+                        cells.append(cell)
+                        continue
                     try:
                         config = config_for(name, batch_size=batch, mixed_precision=policy,
                                             jit_compile=xla, strategy="one_device")
@@ -188,7 +195,7 @@ def throughput(report: dict) -> dict:
                     cells.append(cell)
                     print(cell_line(cell), flush=True)
     failed = [cell for cell in cells if "error" in cell]
-    part = {"cells": cells}
+    part = {"cells": cells, "cells_not_run": sum("not_run" in cell for cell in cells)}
     if failed:
         part["error"] = f"{len(failed)} of {len(cells)} cells failed"
     return part
@@ -348,6 +355,8 @@ def cell_line(cell: dict) -> str:
             f"{'xla' if cell['jit_compile'] else '-':<4}")
     if "error" in cell:
         return f"{head} failed: {cell['error'][:70]}"
+    if "not_run" in cell:
+        return f"{head} not run: {cell['not_run']}"
     return (f"{head} {cell['images_per_sec']:>9.0f} {cell['floor_images_per_sec']:>9.0f} "
             f"{cell['share_of_floor']:>6.0%}")
 
@@ -366,7 +375,8 @@ def summary(name: str, part: dict) -> str:
         counts = f"{part['passed']} passed, {part['failed']} failed, {part['skipped']} skipped"
         return counts if part["failed"] or "error" not in part else part["error"][:90]
     if name == "throughput":
-        return f"{len(part['cells'])} cells, table below"
+        return (f"{len(part['cells']) - part['cells_not_run']} of {len(part['cells'])} cells "
+                f"run, table below")
     if name == "short_run":
         scale = part["loss_scale"].get("d", {})
         return (f"{part['steps']} steps, losses finite, D's loss scale {scale.get('first', 0):g}"
@@ -398,8 +408,9 @@ def write(report: dict) -> None:
 
     from keras_gan import atomic
 
+    kept = {key: value for key, value in report.items() if key != "started"}
     atomic.write_text(os.path.join(FLAGS.out, "device_check.json"),
-                      json.dumps(report, indent=1) + "\n")
+                      json.dumps(kept, indent=1) + "\n")
 
 
 def use_logical_cpus() -> str:
@@ -442,8 +453,12 @@ def main(argv):
 
     # Every cell builds its own step on purpose: TensorFlow's retracing warning is noise here.
     tf.get_logger().addFilter(lambda record: "retracing" not in record.getMessage())
-    report = {"accelerator": use_logical_cpus(), "passed": False, "seconds": 0.0, "parts": {}}
-    started = time.perf_counter()
+    import datetime
+
+    report = {"accelerator": use_logical_cpus(), "passed": False, "seconds": 0.0,
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "parts": {}}
+    started = report["started"] = time.perf_counter()
     for name in [part for part in PARTS if part in FLAGS.parts]:
         part_started = time.perf_counter()
         report["parts"][name] = {"status": "running"}  # what a crash of this part leaves

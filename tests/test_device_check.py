@@ -26,7 +26,7 @@ def test_the_short_form_runs_every_part_and_writes_every_field(mnist_dir, tmp_pa
     checked = report(out)
     assert checked["passed"] and checked["accelerator"].startswith("CPU: no GPU, two logical")
     parts = checked["parts"]
-    assert list(parts) == ["environment", "tests", "throughput", "short_run", "replicas"]
+    assert list(parts) == ["environment", "tests", "short_run", "replicas", "throughput"]
     assert all(part["status"] == "passed" for part in parts.values()), parts
     environment = parts["environment"]
     assert {"tensorflow", "keras", "cuda", "cudnn", "gpus", "logical_devices",
@@ -36,6 +36,7 @@ def test_the_short_form_runs_every_part_and_writes_every_field(mnist_dir, tmp_pa
         f"tests/test_precision.py::test_resolve_keeps_an_explicit_policy[{policy}]": "passed"
         for policy in ("float32", "mixed_bfloat16", "mixed_float16")}
     [cell] = parts["throughput"]["cells"]
+    assert parts["throughput"]["cells_not_run"] == 0
     assert cell["images_per_sec"] > 0 and cell["floor_images_per_sec"] > 0
     assert cell["share_of_floor"] == pytest.approx(
         cell["images_per_sec"] / cell["floor_images_per_sec"], abs=1e-3)
