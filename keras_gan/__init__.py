@@ -10,6 +10,7 @@
 import importlib
 import os
 import platform
+import sys
 
 __version__ = "0.6.0"
 __all__ = ["GAN", "augment", "callbacks", "data", "export", "models", "objectives", "options",
@@ -32,3 +33,10 @@ def __getattr__(name):
     if name in __all__:
         return importlib.import_module(f"keras_gan.{name}")
     raise AttributeError(f"module 'keras_gan' has no attribute {name!r}")
+
+
+# With Keras already loaded (`import keras, keras_gan`, the usual order) there is nothing to
+# keep cheap: register GAN and its optimisers now, so `keras.saving.load_model` finds them
+# without the caller touching keras_gan.GAN first.
+if "keras" in sys.modules:
+    from keras_gan import gan as _gan  # noqa: E402,F401  (registers Keras serializables)
