@@ -414,11 +414,14 @@ def write(report: dict) -> None:
 
 
 def use_logical_cpus() -> str:
-    """Two logical CPU devices when there is no GPU (before TensorFlow starts), so the
-    replicas' part runs MirroredStrategy; what the check runs on."""
+    """Before TensorFlow starts: GPUs that take memory as needed, or two logical CPU devices
+    when there is no GPU, so the replicas' part runs MirroredStrategy; what the check runs
+    on."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:  # the tests' pytest runs beside this process and needs memory too
+        tf.config.experimental.set_memory_growth(gpu, True)
     if gpus:
         return f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''}"
     cpu = tf.config.list_physical_devices("CPU")[0]
