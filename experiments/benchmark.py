@@ -51,14 +51,11 @@ flags.adopt_module_key_flags(common)  # --help lists the shared training flags
 
 def load_data(split: str):
     """The flags' data (an --image_dir with --stream_from_disk times the streaming path)."""
-    import numpy as np
-
-    from keras_gan import data, models
+    from keras_gan import models
 
     size = models.ARCHITECTURES[FLAGS.architecture].image_size
     if FLAGS.synthetic_data:
-        return data.LabelledImages(
-            np.random.RandomState(0).randint(0, 256, (60000, size, size, 1)).astype(np.uint8))
+        return timing.synthetic_images(size, 60000)
     return common.load_data(split, size)
 
 

@@ -18,7 +18,7 @@ import traceback
 from absl import flags
 
 from experiments import common, dcgan  # noqa: F401  (dcgan defines --image_size for its configs)
-from keras_gan import cli
+from keras_gan import atomic, cli
 from keras_gan.errors import KerasGanError, exit_on_user_error
 
 # In the order they run: the throughput grid last, so a time budget cuts only its last cells.
@@ -48,6 +48,7 @@ FLAGS = flags.FLAGS
 CPU_SIZES = {"batch_sizes": ["64"], "precisions": ["float32", "mixed_bfloat16"],
              "timed_steps": 20, "warmup": 10, "max_seconds": 360}
 SEED = 0
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the checkout
 RECORD_EVERY = 10  # steps between the short run's records (one fused call)
 
 
@@ -76,15 +77,11 @@ def image_size(config) -> int:
     return models.ARCHITECTURES[config.model.architecture].image_size
 
 
-def synthetic_data(size: int, count: int = 4096):
+def synthetic_data(size: int):
     """Random labelled images: timing needs no real data."""
-    import numpy as np
+    from experiments import timing
 
-    from keras_gan.data import LabelledImages
-
-    rng = np.random.RandomState(SEED)
-    return LabelledImages(rng.randint(0, 256, (count, size, size, 1)).astype(np.uint8),
-                          rng.randint(0, 10, count), tuple(str(c) for c in range(10)))
+    return timing.synthetic_images(size, 4096, SEED)
 
 
 # ----- the parts ---------------------------------------------------------------------------
@@ -100,7 +97,7 @@ def environment(report: dict) -> dict:
     import keras_gan
     from keras_gan import precision
 
-    build = tf.sysconfig.get_build_info()
+    build, cpu = tf.sysconfig.get_build_info(), precision.cpu_flags()
     gpus = tf.config.list_physical_devices("GPU")
     details = [tf.config.experimental.get_device_details(gpu) for gpu in gpus]
     return {
@@ -114,8 +111,7 @@ def environment(report: dict) -> dict:
         "keras_gan": keras_gan.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
         "cuda": build.get("cuda_version", ""), "cudnn": build.get("cudnn_version", ""),
-        "cpu_features": sorted(precision.cpu_flags() & precision.NATIVE_BFLOAT16_CPU_FLAGS
-                               | precision.cpu_flags() & {"avx2", "avx512f"}),
+        "cpu_features": sorted(cpu & (precision.NATIVE_BFLOAT16_CPU_FLAGS | {"avx2", "avx512f"})),
         "auto_precision": precision.resolve("auto"),
     }
 
@@ -125,9 +121,8 @@ def tests(report: dict) -> dict:
     import subprocess
     import xml.etree.ElementTree as ElementTree
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if not os.path.isdir(os.path.join(root, "tests")):
-        raise KerasGanError(f"no tests/ beside {root}/experiments: run from a checkout")
+    if not os.path.isdir(os.path.join(ROOT, "tests")):
+        raise KerasGanError(f"no tests/ beside {ROOT}/experiments: run from a checkout")
     junit = os.path.join(FLAGS.out, "device_tests.xml")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--junitxml={junit}", *(FLAGS.tests or ["-m", "device and not slow"])]
@@ -138,7 +133,7 @@ def tests(report: dict) -> dict:
                    "TF_CPP_MIN_LOG_LEVEL": "2"}
     if os.path.exists(junit):
         os.remove(junit)  # an earlier check's results are not this one's
-    finished = subprocess.run(command, cwd=root, capture_output=True, text=True,
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                               env=environment, timeout=FLAGS.tests_timeout)
     if not os.path.exists(junit):
         raise KerasGanError(f"pytest wrote no results (exit {finished.returncode}):\n"
@@ -213,7 +208,7 @@ def short_run(report: dict) -> dict:
 
     config = config_for(FLAGS.main_config, mixed_precision="mixed_float16",
                         strategy="one_device", steps_per_execution=RECORD_EVERY,
-                        data_dir=FLAGS.data_dir)
+                        data_dir=FLAGS.data_dir, epochs=0, max_steps=FLAGS.run_steps)
     size = image_size(config)
     try:
         train = runner.load_data(config, "train", size)
@@ -244,9 +239,9 @@ def short_run(report: dict) -> dict:
                             "d_loss_scale": float(gan.d_loss_scale.scale.numpy())})
 
     started = time.perf_counter()
-    epochs = -(-FLAGS.run_steps // setup.steps_per_epoch)
-    gan.fit(train, batch_size=config.schedule.batch_size, epochs=epochs, verbose=0, seed=SEED,
-            max_steps=FLAGS.run_steps, callbacks=[Record()])
+    gan.fit(train, batch_size=config.schedule.batch_size, verbose=0, seed=SEED,
+            epochs=runner.run_epochs(config, setup.steps_per_epoch),
+            max_steps=config.schedule.max_steps, callbacks=[Record()])
     seconds = time.perf_counter() - started
     folder = os.path.join(FLAGS.out, "short_run")
     float16_path, float32_path = (os.path.join(folder, "generator_float16"),
@@ -342,9 +337,8 @@ def describe(error: BaseException) -> str:
     """The error in a line or two, and where it came from: the innermost line of this
     project's code, and the innermost line of all."""
     frames = traceback.extract_tb(error.__traceback__)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ours = [f for f in frames if f.filename.startswith(root)]
-    places = [f"{os.path.relpath(f.filename, root)}:{f.lineno}" for f in ours[-1:]]
+    ours = [f for f in frames if f.filename.startswith(ROOT)]
+    places = [f"{os.path.relpath(f.filename, ROOT)}:{f.lineno}" for f in ours[-1:]]
     places += [f"{f.filename}:{f.lineno}" for f in frames[-1:] if f not in ours[-1:]]
     where = ", ".join(places)
     return f"{type(error).__name__}: {str(error)[:800]}" + (f" (at {where})" if where else "")
@@ -405,8 +399,6 @@ def table(report: dict) -> str:
 
 def write(report: dict) -> None:
     import json
-
-    from keras_gan import atomic
 
     kept = {key: value for key, value in report.items() if key != "started"}
     atomic.write_text(os.path.join(FLAGS.out, "device_check.json"),
@@ -478,8 +470,7 @@ def main(argv):
         write(report)
         print(f"{name}: {status}", flush=True)
     text = table(report)
-    with open(os.path.join(FLAGS.out, "device_check.txt"), "w") as stream:
-        stream.write(text + "\n")
+    atomic.write_text(os.path.join(FLAGS.out, "device_check.txt"), text + "\n")
     print(text)
     return 0 if report["passed"] else 1
 

@@ -5,6 +5,18 @@ from __future__ import annotations
 import time
 
 
+def synthetic_images(size: int, count: int, seed: int = 0):
+    """Random uint8 single-channel images with random labels of 10 classes: timing needs no
+    real data (and a conditional config needs labels)."""
+    import numpy as np
+
+    from keras_gan.data import LabelledImages
+
+    rng = np.random.RandomState(seed)
+    return LabelledImages(rng.randint(0, 256, (count, size, size, 1)).astype(np.uint8),
+                          rng.randint(0, 10, count), tuple(str(c) for c in range(10)))
+
+
 class TimedStep:
     """The fused steps `fit` would train `data` with, warmed up once (tracing, XLA), then timed
     as often as asked."""
