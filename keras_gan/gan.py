@@ -29,7 +29,7 @@ import functools
 import os
 import tempfile
 import types
-from typing import Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -332,9 +332,7 @@ class GAN(TrainingStep, keras.Model):
         data = self._data(x, y, batch_size, seed)
         validation = (None if validation_data is None else
                       self._validation(validation_data, validation_batch_size or batch_size, seed))
-        per_epoch = fit_data.steps_per_epoch(data.batches_per_epoch, data.global_batch_size,
-                                             self.options.d_steps, self.options.accumulate_steps,
-                                             steps_per_epoch)
+        per_epoch = self._steps_per_epoch(data, steps_per_epoch)
         fused = self.fused_steps(data.global_batch_size, per_epoch, seed)
         callbacks = sorted(callbacks or [], key=restores_state)
         callback_list = RestorersFirst(
@@ -404,10 +402,8 @@ class GAN(TrainingStep, keras.Model):
         key = ("evaluation", data.global_batch_size, seed)
         if key not in self._fused:
             self._fused[key] = EvaluationStep(self, seed)
-        dataset = self.distribute_strategy.distribute_datasets_from_function(
-            lambda context: inputs.training_elements(
-                data.one_pass().take(-1 if steps is None else steps), self._stream_spec(data),
-                context, data.prepare))
+        count = -1 if steps is None else steps
+        dataset = self._distribute(data, lambda: data.one_pass().take(count))
         totals, batches = self._fused[key].run(dataset, callback_list)
         if not batches:
             raise KerasGanError("x: no full batch to evaluate (fewer examples than batch_size)")
@@ -454,22 +450,26 @@ class GAN(TrainingStep, keras.Model):
             batch_size = None
         return self._data(x, y, batch_size, seed, argument="validation_data", training=False)
 
-    def _stream_spec(self, data: FitData) -> inputs.StreamSpec:
-        return inputs.StreamSpec(data.global_batch_size, self.value_range, self.conditional)
-
     def _from_current_step(self, data: FitData):
         """The GAN's step and an iterator over the distributed batches from there on, G's
         average started first when one is to be kept (weights may have just been loaded)."""
         self._start_average()
         step = int(self.step.numpy())
-        return step, iter(self._distribute(data, step * self.options.elements_per_step))
+        start = step * self.options.elements_per_step
+        return step, iter(self._distribute(data, lambda: data.batches(start)))
 
-    def _distribute(self, data: FitData, start_index: int):
-        """The distributed batches `train_step` takes, from global batch `start_index` on."""
-        spec = self._stream_spec(data)
+    def _distribute(self, data: FitData, batches: Callable[[], tf.data.Dataset]):
+        """The distributed elements of the global batches `batches()` makes, as `train_step`
+        and the evaluation step take them."""
+        spec = inputs.StreamSpec(data.global_batch_size, self.value_range, self.conditional)
         return self.distribute_strategy.distribute_datasets_from_function(
-            lambda context: inputs.training_elements(data.batches(start_index), spec, context,
-                                                     data.prepare))
+            lambda context: inputs.training_elements(batches(), spec, context, data.prepare))
+
+    def _steps_per_epoch(self, data: FitData, steps_per_epoch: int | None = None) -> int:
+        """G steps per epoch of `data` (`steps_per_epoch` when given, checked)."""
+        return fit_data.steps_per_epoch(data.batches_per_epoch, data.global_batch_size,
+                                        self.options.d_steps, self.options.accumulate_steps,
+                                        steps_per_epoch)
 
     def training_elements(self, x, y=None, batch_size: int | None = None, seed: int = 0
                           ) -> Tuple[FusedSteps, object]:
@@ -477,9 +477,7 @@ class GAN(TrainingStep, keras.Model):
         batches it would feed them from the current step on (benchmarks, profiling)."""
         self._require_compiled("training_elements")
         data = self._data(x, y, batch_size, seed)
-        fused = self.fused_steps(data.global_batch_size, fit_data.steps_per_epoch(
-            data.batches_per_epoch, data.global_batch_size, self.options.d_steps,
-            self.options.accumulate_steps), seed)
+        fused = self.fused_steps(data.global_batch_size, self._steps_per_epoch(data), seed)
         return fused, self._from_current_step(data)[1]
 
     def _require_compiled(self, what: str) -> None:
