@@ -146,6 +146,18 @@ def fit(gan, epochs, **kwargs):
     return gan.fit(IMAGES, batch_size=BATCH, epochs=epochs, verbose=0, **kwargs)
 
 
+class InterruptAtEpoch(keras.callbacks.Callback):
+    """Raises RuntimeError("interrupted") as epoch `epoch` (0-based) begins: a killed run."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("interrupted")
+
+
 def all_state(gan):
     return [v.numpy().copy() for v in gan.weights + gan.g_optimizer.variables
             + gan.d_optimizer.variables]

@@ -10,8 +10,8 @@ import tensorflow as tf
 
 import keras_gan
 from keras_gan.errors import KerasGanError
-from tests.conftest import (BATCH, IMAGES, Z_DIM, all_state, assert_same, compiled, fit,
-                            tiny_pair)
+from tests.conftest import (BATCH, IMAGES, Z_DIM, InterruptAtEpoch, all_state, assert_same,
+                            compiled, fit, tiny_pair)
 
 
 def test_save_and_load_round_trip_every_part_and_continue_exactly(tmp_path):
@@ -83,15 +83,11 @@ def test_model_checkpoint_saves_what_restores_the_gan(tmp_path, weights_only):
 
 
 def test_keras_backup_and_restore_resumes_exactly(tmp_path):
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 2:
-                raise RuntimeError("interrupted")
-
     backup = str(tmp_path / "backup")
     interrupted = compiled()
     with pytest.raises(RuntimeError):
-        fit(interrupted, 4, callbacks=[Interrupt(), keras.callbacks.BackupAndRestore(backup)])
+        fit(interrupted, 4,
+            callbacks=[InterruptAtEpoch(2), keras.callbacks.BackupAndRestore(backup)])
     resumed = compiled(seed=7)  # other initial weights: the backup must replace them
     history = fit(resumed, 4, callbacks=[keras.callbacks.BackupAndRestore(backup)])
     assert len(history.history["d_loss"]) == 2  # epochs 3 and 4

@@ -11,8 +11,8 @@ import tensorflow as tf
 import keras_gan
 from keras_gan.errors import KerasGanError
 from keras_gan.options import TrainingOptions
-from tests.conftest import (BATCH, IMAGES, Z_DIM, assert_same, compiled, fit, tiny_pair,
-                            two_replica_mirrored)
+from tests.conftest import (BATCH, IMAGES, Z_DIM, InterruptAtEpoch, assert_same, compiled, fit,
+                            tiny_pair, two_replica_mirrored)
 
 
 def weights_of(model):
@@ -162,15 +162,10 @@ def test_load_model_without_compile_then_a_new_compile_trains(tmp_path):
 
 
 def test_backup_and_restore_across_other_compile_options(tmp_path):
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 1:
-                raise RuntimeError("interrupted")
-
     backup = str(tmp_path / "backup")
     with pytest.raises(RuntimeError):
         fit(compiled(g_ema_decay=0.9), 2,
-            callbacks=[Interrupt(), keras.callbacks.BackupAndRestore(backup)])
+            callbacks=[InterruptAtEpoch(1), keras.callbacks.BackupAndRestore(backup)])
     resumed = compiled(seed=3, g_ema_decay=0.0, augment="ada")
     history = fit(resumed, 2, callbacks=[keras.callbacks.BackupAndRestore(backup)])
     assert len(history.history["d_loss"]) == 1 and not resumed.averaging
