@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from keras_gan import atomic
+from keras_gan import atomic, export
 from keras_gan.errors import KerasGanError
 from keras_gan.inputs import class_shares, sample_noise
 
@@ -98,11 +98,13 @@ def convert(saved_model: str, path: str, format: str, quantize: str | None = Non
 
 
 def _info(loaded) -> dict:
+    """What the sidecar holds: the export's info(), its classes and prior read as
+    keras_gan.export reads them (also for exports from before info() reported them)."""
     values = {name: tensor.numpy() for name, tensor in loaded.info().items()}
     return {"z_dim": int(values["z_dim"]), "noise": values["noise"].decode(),
             "value_range": [float(v) for v in values["value_range"]],
-            "num_classes": int(values.get("num_classes", 0)),
-            "class_prior": [float(p) for p in values.get("class_prior", [])]}
+            "num_classes": export.num_classes(loaded),
+            "class_prior": [float(p) for p in export.class_prior(loaded)]}
 
 
 def calibration_inputs(info: dict, count: int = CALIBRATION_SIZE, seed: int = 7) -> dict:
