@@ -11,6 +11,9 @@ import tensorflow as tf
 
 # /proc/cpuinfo names: x86's AMX and AVX-512 bfloat16 units; Arm's BF16 extension.
 NATIVE_BFLOAT16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16", "bf16"})
+# The oldest GPU compute capability that multiplies each reduced precision natively (Ampere,
+# Volta), the faster first.
+NATIVE_ON_GPUS_FROM = {"mixed_bfloat16": (8, 0), "mixed_float16": (7, 0)}
 
 
 def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str]:
@@ -32,9 +35,8 @@ def choose_policy(gpu_capabilities: list[tuple[int, int]], flags: frozenset[str]
     """The policy for these GPUs (their compute capabilities; the oldest decides), else this CPU."""
     if gpu_capabilities:
         oldest = min(gpu_capabilities)
-        if oldest >= (8, 0):
-            return "mixed_bfloat16"
-        return "mixed_float16" if oldest >= (7, 0) else "float32"
+        return next((policy for policy, needed in NATIVE_ON_GPUS_FROM.items()
+                     if oldest >= needed), "float32")
     return "mixed_bfloat16" if flags & NATIVE_BFLOAT16_CPU_FLAGS else "float32"
 
 
@@ -58,7 +60,7 @@ def slow_precision(policy: str, gpu_capabilities: list[tuple[int, int]],
     if policy not in ("mixed_bfloat16", "mixed_float16"):
         return None
     if gpu_capabilities:
-        oldest, needed = min(gpu_capabilities), (8, 0) if policy == "mixed_bfloat16" else (7, 0)
+        oldest, needed = min(gpu_capabilities), NATIVE_ON_GPUS_FROM[policy]
         if oldest >= needed:
             return None
         return (f"mixed_precision={policy}: needs a GPU of compute capability "
